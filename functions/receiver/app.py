@@ -1,0 +1,54 @@
+"""Receiver: API Gateway `POST /triggers/{triggerId}` -> authenticate, validate, route, answer.
+
+Thin on purpose: all logic lives in the layer's `idn_triggers.receiver`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idn_triggers.handlers import HandlerRegistry
+from idn_triggers.receiver import Receiver
+from idn_triggers.settings import ReceiverSettings
+from trigger_handlers import HANDLER_MODULES
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+app = APIGatewayRestResolver()
+receiver = Receiver.from_settings(ReceiverSettings.from_env(), HandlerRegistry(HANDLER_MODULES))
+
+
+@app.post("/triggers/<trigger_id>")
+def receive(trigger_id: str) -> Response[str]:
+    event = app.current_event
+    result = receiver.receive(
+        unquote(trigger_id), event.headers, event.body, is_base64=bool(event.is_base64_encoded)
+    )
+    metrics.add_dimension("TriggerId", result.trigger_id)
+    metrics.add_dimension("Mode", result.mode)
+    metrics.add_dimension("Outcome", result.outcome)
+    metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "trigger delivery answered",
+        extra={
+            "trigger_id": result.trigger_id,
+            "status": result.status_code,
+            "outcome": result.outcome,
+            "mode": result.mode,
+        },
+    )
+    return Response(result.status_code, content_types.APPLICATION_JSON, result.json_body())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

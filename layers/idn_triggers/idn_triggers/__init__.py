@@ -1,0 +1,1 @@
+"""Library shared by every function: models, auth, routing, handler registry."""

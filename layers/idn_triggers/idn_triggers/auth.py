@@ -1,0 +1,163 @@
+"""Inbound authentication: what the subscription says (NO_AUTH, BASIC_AUTH or BEARER_TOKEN).
+
+SailPoint signs nothing, so the credential in the Authorization header is all we have. It is
+compared in constant time against every credential the secret accepts (current, and the previous
+one during a rotation), without stopping at the first match.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from idn_triggers.errors import AuthenticationFailed, ConfigurationError, CredentialStoreUnavailable
+from idn_triggers.observability import keep_sdk_logs_free_of_secrets
+
+
+class AuthType(StrEnum):
+    NO_AUTH = "NO_AUTH"
+    BASIC_AUTH = "BASIC_AUTH"
+    BEARER_TOKEN = "BEARER_TOKEN"  # noqa: S105 - a mode name, not a credential
+
+
+class InboundCredential(BaseModel):
+    """One credential, named as in SailPoint's subscription auth config."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    bearer_token: SecretStr | None = Field(default=None, alias="bearerToken", min_length=1)
+    user_name: str | None = Field(default=None, alias="userName", min_length=1)
+    password: SecretStr | None = Field(default=None, min_length=1)
+
+
+class InboundSecret(InboundCredential):
+    """The secret's JSON: the current credential and, during a rotation, the one it replaces."""
+
+    previous: InboundCredential | None = None
+
+    def accepted(self) -> list[InboundCredential]:
+        return [self] if self.previous is None else [self, self.previous]
+
+
+CredentialSource = Callable[[], InboundSecret]
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+class InboundAuthenticator:
+    """Checks the Authorization header of one request against the configured credential."""
+
+    def __init__(self, auth_type: AuthType, credentials: CredentialSource | None) -> None:
+        if auth_type is not AuthType.NO_AUTH and credentials is None:
+            raise ConfigurationError(f"{auth_type.value} needs a credential source")
+        self.auth_type = auth_type
+        self._credentials = credentials
+
+    def authenticate(self, headers: Mapping[str, str] | None) -> None:
+        """Return quietly, or raise AuthenticationFailed without saying what was wrong."""
+        if self.auth_type is AuthType.NO_AUTH:
+            return
+        header = _header(headers, "authorization")
+        scheme, _, value = (header or "").strip().partition(" ")
+        value = value.strip()
+        if not value:
+            raise AuthenticationFailed()
+        assert self._credentials is not None
+        accepted = self._credentials().accepted()
+        if self.auth_type is AuthType.BEARER_TOKEN:
+            ok = scheme.lower() == "bearer" and self._bearer_matches(value, accepted)
+        else:
+            ok = scheme.lower() == "basic" and self._basic_matches(value, accepted)
+        if not ok:
+            raise AuthenticationFailed()
+
+    @staticmethod
+    def _bearer_matches(token: str, accepted: list[InboundCredential]) -> bool:
+        matched = False
+        for credential in accepted:
+            if credential.bearer_token is not None:
+                matched |= _same(token, credential.bearer_token.get_secret_value())
+        return matched
+
+    @staticmethod
+    def _basic_matches(encoded: str, accepted: list[InboundCredential]) -> bool:
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, separator, password = decoded.partition(":")
+        if not separator:
+            return False
+        matched = False
+        for credential in accepted:
+            if credential.user_name is not None and credential.password is not None:
+                user_ok = _same(user, credential.user_name)
+                password_ok = _same(password, credential.password.get_secret_value())
+                matched |= user_ok & password_ok
+        return matched
+
+
+def parse_inbound_secret(secret_id: str, auth_type: AuthType, value: Any) -> InboundSecret:
+    """Validate the secret's JSON for the auth type, naming the secret and key that are missing."""
+    try:
+        secret = InboundSecret.model_validate(value)
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
+        raise ConfigurationError(f"secret {secret_id} is malformed at: {fields}") from None
+    required = ("bearerToken",) if auth_type is AuthType.BEARER_TOKEN else ("userName", "password")
+    present = {"bearerToken": secret.bearer_token, "userName": secret.user_name, "password": secret.password}
+    missing = [key for key in required if present[key] is None]
+    if missing:
+        raise ConfigurationError(
+            f"secret {secret_id} lacks key(s) {', '.join(missing)} needed for {auth_type.value}"
+        )
+    return secret
+
+
+class SecretsManagerCredentials:
+    """Reads the inbound credential from Secrets Manager through Powertools' cached provider.
+
+    boto3 is imported on first use, not at cold start of modules that only import this one.
+    """
+
+    def __init__(self, secret_id: str, auth_type: AuthType, max_age_seconds: int) -> None:
+        self.secret_id = secret_id
+        self.auth_type = auth_type
+        self.max_age_seconds = max_age_seconds
+        self._provider: Any = None
+        self._parsed: tuple[Any, InboundSecret] | None = None
+
+    def __call__(self) -> InboundSecret:
+        try:
+            if self._provider is None:
+                from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+                keep_sdk_logs_free_of_secrets()
+                self._provider = SecretsProvider()
+            raw = self._provider.get(self.secret_id, max_age=self.max_age_seconds, transform="json")
+        except Exception as error:  # botocore errors, transform errors: all mean "cannot verify"
+            from aws_lambda_powertools import Logger
+
+            Logger().error(
+                "cannot read the inbound credential secret",
+                extra={"secret_id": self.secret_id, "error_type": type(error).__name__},
+            )
+            raise CredentialStoreUnavailable() from None
+        if self._parsed is None or self._parsed[0] is not raw:  # parse once per fetched value
+            self._parsed = (raw, parse_inbound_secret(self.secret_id, self.auth_type, raw))
+        return self._parsed[1]

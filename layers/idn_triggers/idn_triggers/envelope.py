@@ -1,0 +1,141 @@
+"""The delivery envelope: the trigger's input plus SailPoint's optional `_metadata`.
+
+`_metadata` is present on ASYNC and DYNAMIC deliveries only; its `responseMode` and `triggerType`
+come in varying case (`async`, `ASYNC`, `requestResponse`). SailPoint sends no invocation id: it is
+the `{id}` of the callback URL path `.../trigger-invocations/{id}/complete`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from idn_triggers.catalogue import TriggerType
+from idn_triggers.errors import InvalidPayload, MalformedBody
+
+METADATA_KEY = "_metadata"
+_COMPLETE_PATH = re.compile(r"/trigger-invocations/(?:v1/)?(?P<id>[^/]+)/complete/?$")
+
+
+class ResponseMode(StrEnum):
+    SYNC = "SYNC"
+    ASYNC = "ASYNC"
+    DYNAMIC = "DYNAMIC"
+
+
+def _squash(value: str) -> str:
+    return value.replace("_", "").replace("-", "").replace(" ", "").upper()
+
+
+_TRIGGER_TYPES = {_squash(t.value): t for t in TriggerType}
+
+
+def invocation_id_from_callback(callback_url: str) -> str | None:
+    """The `{id}` in `.../trigger-invocations/{id}/complete`, or None if the URL is not of that shape."""
+    match = _COMPLETE_PATH.search(urlsplit(callback_url).path)
+    return match.group("id") if match else None
+
+
+class DeliveryMetadata(BaseModel):
+    """SailPoint's `_metadata`. Unknown keys are kept; the secret never prints."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    callback_url: str | None = Field(default=None, alias="callbackURL")
+    secret: SecretStr | None = None
+    response_mode: ResponseMode | None = Field(default=None, alias="responseMode")
+    trigger_id: str | None = Field(default=None, alias="triggerId")
+    trigger_type: TriggerType | None = Field(default=None, alias="triggerType")
+    invocation_id: str | None = Field(default=None, alias="invocationId")
+
+    @field_validator("response_mode", mode="before")
+    @classmethod
+    def _mode_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("trigger_type", mode="before")
+    @classmethod
+    def _type_any_case(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _TRIGGER_TYPES.get(_squash(value), value)
+        return value
+
+    @model_validator(mode="after")
+    def _callback_required_when_deferred(self) -> DeliveryMetadata:
+        if self.response_mode in (ResponseMode.ASYNC, ResponseMode.DYNAMIC):
+            missing = [
+                name
+                for name, value in (("callbackURL", self.callback_url), ("secret", self.secret))
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)} required when responseMode is {self.response_mode.value}"
+                )
+        if self.callback_url is not None and invocation_id_from_callback(self.callback_url) is None:
+            raise ValueError("callbackURL is not a SailPoint trigger-invocation completion URL")
+        return self
+
+    @property
+    def resolved_invocation_id(self) -> str | None:
+        """`invocationId` when SailPoint sends one, else the id taken from the callback URL."""
+        if self.invocation_id:
+            return self.invocation_id
+        return invocation_id_from_callback(self.callback_url) if self.callback_url else None
+
+
+class Delivery(BaseModel):
+    """One trigger invocation as received: which trigger, the input, and metadata if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trigger_id: str
+    payload: dict[str, Any]
+    metadata: DeliveryMetadata | None = None
+
+    @property
+    def response_mode(self) -> ResponseMode:
+        if self.metadata is None or self.metadata.response_mode is None:
+            return ResponseMode.SYNC
+        return self.metadata.response_mode
+
+    @property
+    def invocation_id(self) -> str | None:
+        return self.metadata.resolved_invocation_id if self.metadata else None
+
+
+def split_envelope(trigger_id: str, body: dict[str, Any]) -> Delivery:
+    """Separate `_metadata` from the trigger input and validate it.
+
+    Raises MalformedBody/InvalidPayload naming `_metadata` fields, never echoing their values.
+    """
+    payload = {key: value for key, value in body.items() if key != METADATA_KEY}
+    raw_metadata = body.get(METADATA_KEY)
+    if raw_metadata is None:
+        return Delivery(trigger_id=trigger_id, payload=payload)
+    if not isinstance(raw_metadata, dict):
+        raise MalformedBody("_metadata must be a JSON object")
+    try:
+        metadata = DeliveryMetadata.model_validate(raw_metadata)
+    except ValidationError as error:
+        raise InvalidPayload.from_pydantic(
+            "_metadata is invalid", error.errors(), prefix=METADATA_KEY
+        ) from None
+    if metadata.trigger_id is not None and metadata.trigger_id != trigger_id:
+        raise InvalidPayload(
+            "_metadata.triggerId does not match the trigger in the URL path",
+            details=[{"field": "_metadata.triggerId", "problem": "does not match the URL path"}],
+        )
+    return Delivery(trigger_id=trigger_id, payload=payload, metadata=metadata)

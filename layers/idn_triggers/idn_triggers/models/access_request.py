@@ -1,0 +1,80 @@
+"""The two REQUEST_RESPONSE triggers: access request pre-approval and dynamic approver.
+
+Both share one input shape. `requestedFor` is an object in SailPoint's docs and an array of 1-10 in
+the spec; both are accepted and exposed as a list.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from idn_triggers.models.base import SailPointModel, SailPointOutput
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+class IdentityReference(SailPointModel):
+    """A reference to an identity (who requested, who it is for)."""
+
+    id: str
+    name: str | None = None
+    type: str | None = "IDENTITY"
+
+
+class RequestedItemForm(SailPointModel):
+    """Completed form data attached to a requested item (current v1 spec)."""
+
+    form_definition_id: str | None = None
+    form_instance_id: str | None = None
+    form_data: dict[str, Any] | None = None
+
+
+class RequestedItem(SailPointModel):
+    """One access item in the request. `type` is ACCESS_PROFILE, ROLE or ENTITLEMENT today; kept a
+    string so a new item type does not fail the access request."""
+
+    id: str
+    name: str
+    type: str
+    operation: str
+    description: str | None = None
+    comment: str | None = None
+    form: RequestedItemForm | None = None
+
+
+class AccessRequestEvent(SailPointModel):
+    """Input of `idn:access-request-pre-approval` and `idn:access-request-dynamic-approver`."""
+
+    access_request_id: str
+    requested_for: Annotated[list[IdentityReference], BeforeValidator(_one_or_many), Field(min_length=1)]
+    requested_items: list[RequestedItem] = Field(min_length=1)
+    requested_by: IdentityReference
+
+
+class AccessRequestPreApproval(AccessRequestEvent):
+    """Sent when an access request is submitted; SailPoint waits for a decision."""
+
+
+class AccessRequestDynamicApprover(AccessRequestEvent):
+    """Sent after pre-approval; SailPoint waits for an extra approver (or none)."""
+
+
+class PreApprovalDecision(SailPointOutput):
+    """Answer to pre-approval. A missing or malformed answer makes the access request fail."""
+
+    approved: bool
+    comment: str
+    approver: str
+
+
+class DynamicApprover(SailPointOutput):
+    """Answer to dynamic approver: the identity or governance group to add as an approver.
+    A handler returns None to add nobody, which is sent as JSON `null` (the output schema allows it)."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    type: Literal["IDENTITY", "GOVERNANCE_GROUP"]

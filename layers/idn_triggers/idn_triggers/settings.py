@@ -1,0 +1,75 @@
+"""Configuration: one validated model per function, read from the environment once at cold start.
+
+A missing or malformed variable fails the cold start with a message naming the variable, instead
+of failing every request later. Nothing else in the library reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from idn_triggers.auth import AuthType
+from idn_triggers.catalogue import TriggerType
+from idn_triggers.errors import ConfigurationError
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class EnvSettings(BaseModel):
+    """Fields are named after their environment variables (upper case aliases)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        try:
+            return cls.model_validate({key: value for key, value in env.items() if value != ""})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or cls.__name__}: {e['msg']}" for e in error.errors()
+            )
+            raise ConfigurationError(f"invalid configuration for {cls.__name__}: {problems}") from None
+
+
+class ReceiverSettings(EnvSettings):
+    """The receiver function's configuration (set by template.yaml, or by local mode)."""
+
+    auth_type: AuthType = Field(alias="INBOUND_AUTH_TYPE")
+    secret_id: str | None = Field(default=None, alias="INBOUND_SECRET_ID")
+    secret_max_age_seconds: int = Field(default=60, ge=0, le=3600, alias="INBOUND_SECRET_MAX_AGE")
+    enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
+    extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
+
+    _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
+
+    @field_validator("extra_triggers", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        """`EXTRA_TRIGGERS="idn:new-thing=FIRE_AND_FORGET,idn:other=REQUEST_RESPONSE"`."""
+        if isinstance(value, str):
+            pairs = {}
+            for item in _csv(value):
+                trigger_id, _, trigger_type = item.partition("=")
+                pairs[trigger_id.strip()] = trigger_type.strip() or TriggerType.FIRE_AND_FORGET.value
+            return pairs
+        return value
+
+    @model_validator(mode="after")
+    def _secret_when_authenticated(self) -> ReceiverSettings:
+        if self.auth_type is not AuthType.NO_AUTH and not self.secret_id:
+            raise ValueError(
+                f"INBOUND_SECRET_ID is required when INBOUND_AUTH_TYPE is {self.auth_type.value}"
+            )
+        return self
+
+    def is_enabled(self, trigger_id: str) -> bool:
+        return "*" in self.enabled_triggers or trigger_id in self.enabled_triggers

@@ -1,0 +1,63 @@
+"""Test-wide set-up: fake AWS credentials, Powertools settings, and moto's server over HTTP."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Set before any test module imports Powertools or boto3.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "sailpoint-event-triggers-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "SailPointEventTriggersTest",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on a free loopback port, shared by the session; tests reset it between uses."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point boto3 at moto (AWS_ENDPOINT_URL) with a clean state for this test."""
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    yield moto_endpoint
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Every log line written during the test, formatted as Powertools writes it (extras included)."""
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    Logger()  # configure the service logger first: its first set-up replaces existing handlers
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LambdaPowertoolsFormatter())
+    loggers = [logging.getLogger(), logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"])]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield stream
+    for logger in loggers:
+        logger.removeHandler(handler)
