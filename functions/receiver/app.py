@@ -8,21 +8,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.handlers import HandlerRegistry
+from idn_triggers.observability import traced
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings
 from trigger_handlers import HANDLER_MODULES
 
+settings = ReceiverSettings.from_env()
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 app = APIGatewayRestResolver()
-receiver = Receiver.from_settings(ReceiverSettings.from_env(), HandlerRegistry(HANDLER_MODULES))
+receiver = Receiver.from_settings(settings, HandlerRegistry(HANDLER_MODULES))
 
 
 @app.post("/triggers/<trigger_id>")
@@ -49,6 +50,8 @@ def receive(trigger_id: str) -> Response[str]:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+lambda_handler = traced(handle, xray_sdk=settings.xray_sdk)

@@ -48,6 +48,7 @@ class ReceiverSettings(EnvSettings):
     secret_max_age_seconds: int = Field(default=60, ge=0, le=3600, alias="INBOUND_SECRET_MAX_AGE")
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
     extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
+    xray_sdk: bool = Field(default=False, alias="XRAY_SDK_SUBSEGMENTS")
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
 

@@ -1,0 +1,80 @@
+"""Shared bench helpers: fresh-process timing, percentiles, the results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results.json"
+BENCH_ENV = {
+    "INBOUND_AUTH_TYPE": "NO_AUTH",
+    "POWERTOOLS_SERVICE_NAME": "bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+}
+
+_TIMED_IMPORT = """
+import sys, time
+start = time.perf_counter()
+{code}
+sys.stdout.write(repr(time.perf_counter() - start))
+"""
+
+
+def time_in_fresh_process(code: str, runs: int, env: dict[str, str] | None = None) -> list[float]:
+    """Seconds spent running `code` in each of `runs` fresh interpreters (interpreter start excluded)."""
+    samples = []
+    environment = {**os.environ, **BENCH_ENV, **(env or {})}
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", _TIMED_IMPORT.format(code=code)],
+            capture_output=True, text=True, check=True, env=environment, cwd=ROOT,
+        )
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return samples
+
+
+def interpreter_start(runs: int) -> list[float]:
+    """Wall time of a bare `python -c pass`, the baseline subtracted from cold starts."""
+    import time
+
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def summary(samples: list[float], scale: float = 1000.0) -> dict[str, float]:
+    """Median, p99 and spread (IQR) in milliseconds by default."""
+    ordered = sorted(samples)
+    quartiles = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else [ordered[0]] * 3
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {
+        "median": round(statistics.median(ordered) * scale, 3),
+        "p99": round(p99 * scale, 3),
+        "iqr": round((quartiles[2] - quartiles[0]) * scale, 3),
+        "n": len(ordered),
+    }
+
+
+def record(section: str, figures: dict[str, Any]) -> None:
+    """Merge one script's figures into bench/results.json."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[section] = figures
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows)

@@ -1,0 +1,179 @@
+"""template.yaml: the infrastructure invariants, checked on the parsed template, plus the linters."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from tests.support import ROOT
+
+TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+GLOBALS: dict[str, Any] = TEMPLATE["Globals"]["Function"]
+FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+LAMBDA_PYTHON_RUNTIMES = {"python3.12", "python3.13"}  # what this project's code and venv support
+# Settings models whose aliases are the environment variables a function may be given.
+SETTINGS_MODELS = {
+    "ReceiverFunction": [
+        "idn_triggers.settings:ReceiverSettings",
+        "trigger_handlers.access_request_pre_approval:PreApprovalSettings",
+        "trigger_handlers.access_request_dynamic_approver:DynamicApproverSettings",
+    ],
+}
+
+
+def resource_of_type(kind: str) -> dict[str, Any]:
+    matches = [r for r in RESOURCES.values() if r["Type"] == kind]
+    assert len(matches) == 1, kind
+    return matches[0]
+
+
+def test_runtime_is_a_real_python_runtime_the_layers_support() -> None:
+    runtime = GLOBALS["Runtime"]
+    assert runtime in LAMBDA_PYTHON_RUNTIMES
+    for function in FUNCTIONS.values():
+        assert function["Properties"].get("Runtime", runtime) == runtime
+    for layer in (r for r in RESOURCES.values() if r["Type"] == "AWS::Serverless::LayerVersion"):
+        assert runtime in layer["Properties"]["CompatibleRuntimes"]
+
+
+def test_local_python_matches_the_runtime() -> None:
+    # sam build without containers needs the runtime's python; the venv is made from the same one.
+    assert f"python{sys.version_info.major}.{sys.version_info.minor}" in LAMBDA_PYTHON_RUNTIMES
+
+
+def test_layers_are_built_by_sam_and_attached_to_every_function() -> None:
+    layers = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::LayerVersion"}
+    assert set(layers) == {"LibraryLayer", "HandlersLayer"}
+    for layer in layers.values():
+        assert layer["Metadata"]["BuildMethod"] in {"makefile", GLOBALS["Runtime"]}
+        assert (ROOT / layer["Properties"]["ContentUri"]).is_dir()
+    assert GLOBALS["Layers"] == [{"Ref": "LibraryLayer"}, {"Ref": "HandlersLayer"}]
+    makefile = ROOT / RESOURCES["LibraryLayer"]["Properties"]["ContentUri"] / "Makefile"
+    assert "build-LibraryLayer:" in makefile.read_text()
+
+
+def test_regional_rest_api_routes_post_triggers_to_the_receiver() -> None:
+    api = resource_of_type("AWS::Serverless::Api")["Properties"]
+    assert api["EndpointConfiguration"]["Type"] == "REGIONAL"
+    assert api["TracingEnabled"] is True
+    assert all("ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s for s in api["MethodSettings"])
+    events = FUNCTIONS["ReceiverFunction"]["Properties"]["Events"]
+    assert [(e["Type"], e["Properties"]["Path"], e["Properties"]["Method"]) for e in events.values()] == [
+        ("Api", "/triggers/{triggerId}", "post")
+    ]
+
+
+def test_function_code_and_handlers_exist() -> None:
+    for function in FUNCTIONS.values():
+        properties = function["Properties"]
+        module, _, attribute = properties["Handler"].partition(".")
+        source = ROOT / properties["CodeUri"] / f"{module}.py"
+        tree = ast.parse(source.read_text())
+        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        defined |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+        assert attribute in defined
+
+
+def test_globals_set_tracing_and_powertools() -> None:
+    assert GLOBALS["Tracing"] == "Active"
+    variables = GLOBALS["Environment"]["Variables"]
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(
+        variables
+    )
+    assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"  # events carry credentials and PII
+
+
+def test_inbound_auth_defaults_to_bearer_and_no_auth_needs_explicit_opt_in() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["InboundAuthType"]["Default"] == "BEARER_TOKEN"
+    assert set(parameters["InboundAuthType"]["AllowedValues"]) == {"BEARER_TOKEN", "BASIC_AUTH", "NO_AUTH"}
+    assert parameters["AllowUnauthenticated"]["Default"] == "false"
+    rule = TEMPLATE["Rules"]["UnauthenticatedNeedsExplicitOptIn"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "InboundAuthType"}, "NO_AUTH"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AllowUnauthenticated"}, "true"]}
+
+
+def test_inbound_credential_lives_in_a_generated_secret() -> None:
+    secret = RESOURCES["InboundCredentialSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "GenerateSecretString" in secret["Properties"]
+    variables = FUNCTIONS["ReceiverFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["INBOUND_SECRET_ID"] == {"Ref": "InboundCredentialSecret"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_logs_to_a_group_with_retention(name: str) -> None:
+    group_ref = FUNCTIONS[name]["Properties"]["LoggingConfig"]["LogGroup"]
+    group = RESOURCES[group_ref["Ref"]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def _statements(policy: Any) -> list[dict[str, Any]]:
+    if isinstance(policy, dict) and "Statement" in policy:
+        return list(policy["Statement"])
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_policies_are_least_privilege(name: str) -> None:
+    policies = FUNCTIONS[name]["Properties"].get("Policies", [])
+    assert not isinstance(policies, str), "managed policy names grant too much"
+    for policy in policies:
+        assert not isinstance(policy, str), f"{name}: managed policy {policy}"
+        for statement in _statements(policy):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), f"{name}: wildcard action"
+            assert statement.get("Resource") != "*", f"{name}: wildcard resource"
+        for template_name, arguments in policy.items() if "Statement" not in policy else []:
+            # SAM policy templates must be scoped to a resource of this stack
+            assert template_name.endswith("Policy") and arguments, f"{name}: unscoped {template_name}"
+            assert all(isinstance(v, dict) and ("Ref" in v or "Fn::GetAtt" in v) for v in arguments.values())
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_MODELS))
+def test_every_environment_variable_is_read_by_a_settings_model(name: str) -> None:
+    aliases: set[str] = set()
+    for dotted in SETTINGS_MODELS[name]:
+        module, _, attribute = dotted.partition(":")
+        model = getattr(importlib.import_module(module), attribute)
+        aliases |= {field.alias for field in model.model_fields.values() if field.alias}
+    variables = set(FUNCTIONS[name]["Properties"]["Environment"]["Variables"])
+    assert variables <= aliases, f"set but never read: {variables - aliases}"
+
+
+def test_outputs_give_the_webhook_url_and_secret() -> None:
+    url = TEMPLATE["Outputs"]["WebhookBaseUrl"]["Value"]["Fn::Sub"]
+    assert url.startswith("https://${TriggersApi}.execute-api.") and url.endswith("/triggers/")
+    assert "InboundCredentialSecretArn" in TEMPLATE["Outputs"]
+
+
+def _tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def test_cfn_lint_passes() -> None:
+    result = subprocess.run([_tool("cfn-lint"), str(ROOT / "template.yaml")], check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_passes_offline() -> None:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [_tool("sam"), "validate", "--lint", "--template", str(ROOT / "template.yaml")],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
