@@ -1,0 +1,130 @@
+"""`python -m idn_local` / `idn-triggers-local` / `make run`: the whole system on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from idn_local.runner import ROOT, InboundAuth, LocalModeError, LocalOptions, LocalRunner
+from idn_local.stack import TemplateError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idn-triggers-local",
+        description="Run the SailPoint event-trigger receiver locally: the SAM functions from template.yaml, "
+        "AWS services emulated by moto, and a SailPoint tenant simulator (or a real tenant).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="receiver API host (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=3000, help="receiver API port (default: %(default)s)")
+    parser.add_argument(
+        "--tenant-url",
+        help="a real tenant's API base URL, e.g. https://acme.api.identitynow.com "
+        "(default: start the built-in simulator)",
+    )
+    parser.add_argument(
+        "--client-id", help="SailPoint API client id (simulator: accepted id; default generated)"
+    )
+    parser.add_argument("--client-secret", help="SailPoint API client secret (never printed)")
+    parser.add_argument(
+        "--auth",
+        metavar="none|basic:USER:PASS|bearer:TOKEN",
+        help="credential SailPoint presents to the receiver (default: bearer, generated)",
+    )
+    parser.add_argument("--simulator-port", type=int, default=0, help="simulator port (default: a free one)")
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as for sam deploy",
+    )
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-demo", action="store_true", help="do not subscribe and fire the demo invocations"
+    )
+    parser.add_argument(
+        "--exit-after-demo", action="store_true", help="stop after the demo report (for scripts)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> LocalOptions:
+    overrides = {}
+    for item in args.parameter_overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LocalModeError(f"--parameter-overrides takes KEY=VALUE, got {item!r}")
+        overrides[key] = value
+    return LocalOptions(
+        host=args.host,
+        port=args.port,
+        tenant_url=args.tenant_url,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        auth=InboundAuth.parse(args.auth),
+        simulator_port=args.simulator_port,
+        template=args.template,
+        parameter_overrides=overrides,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:
+        logging.getLogger("idn_local.api").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        runner = LocalRunner(options_from(args)).start()
+    except (LocalModeError, TemplateError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        print_banner(runner)
+        if not args.no_demo:
+            from idn_local.demo import print_report, run_demo
+
+            print_report(run_demo(runner))
+        if not args.exit_after_demo:
+            print("Serving; press Ctrl-C to stop.", flush=True)
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    except LocalModeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        runner.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+def print_banner(runner: LocalRunner) -> None:
+    auth = runner.options.auth
+    credential = {
+        "NO_AUTH": "none",
+        "BEARER_TOKEN": f"Authorization: Bearer {auth.secret}",
+        "BASIC_AUTH": f"Basic user {auth.user!r}, password {auth.secret!r}",
+    }[auth.type]
+    lines = [
+        f"Receiver:    {runner.api_url}/triggers/{{triggerId}}",
+        f"Inbound auth ({auth.type}): {credential}",
+        f"Tenant:      {runner.tenant_url}" + ("  (simulator)" if runner.simulator else ""),
+        f"API client:  {runner.client_id}"
+        + ("  (secret generated for this run)" if not runner.options.client_secret else ""),
+        f"AWS (moto):  {runner.aws_endpoint}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

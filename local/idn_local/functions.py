@@ -1,0 +1,91 @@
+"""Lambda functions from the template, run in this process with their template environment.
+
+Every function's module is loaded from its CodeUri by path (each is an `app.py`) under its own name.
+Environment variables are process-wide, so all functions' variables are merged into one
+environment; two functions asking for different values of one variable is refused at start.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from idn_local.stack import FunctionSpec, Stack, TemplateError
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object Powertools and handlers read."""
+
+    function_name: str
+    timeout_seconds: int
+    deadline: float
+    aws_request_id: str
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """One loaded function: call it like Lambda would."""
+
+    def __init__(self, spec: FunctionSpec, handler: Callable[[dict[str, Any], Any], Any]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self._handler = handler
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        import time
+
+        context = LambdaContext(
+            function_name=self.name,
+            timeout_seconds=self.spec.timeout,
+            deadline=time.monotonic() + self.spec.timeout,
+            aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
+        )
+        return self._handler(event, context)
+
+
+def merged_environment(stack: Stack, specs: list[FunctionSpec]) -> dict[str, str]:
+    """All functions' resolved variables; a conflict would make one function misbehave, so it fails."""
+    merged: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for spec in specs:
+        for key, value in stack.resolve(spec.environment).items():
+            text = "" if value is None else str(value)
+            if key in merged and merged[key] != text:
+                raise TemplateError(
+                    f"{spec.name} and {owners[key]} set {key} to different values; local mode runs them in one process"
+                )
+            merged[key], owners[key] = text, spec.name
+    return merged
+
+
+def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalFunction]:
+    """Set the environment, then cold-start every function (import its module) once."""
+    specs = stack.functions()
+    os.environ.update(environ)
+    os.environ.update(merged_environment(stack, specs))
+    functions = {}
+    for spec in specs:
+        module_name, _, attribute = spec.handler.rpartition(".")
+        path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
+        unique = f"local_fn_{spec.name}"
+        module_spec = importlib.util.spec_from_file_location(unique, path)
+        if module_spec is None or module_spec.loader is None:
+            raise TemplateError(f"{spec.name}: cannot load {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[unique] = module
+        module_spec.loader.exec_module(module)
+        functions[spec.name] = LocalFunction(spec, getattr(module, attribute))
+    return functions

@@ -1,0 +1,119 @@
+"""Provision the template's AWS resources in moto's server, as CloudFormation would.
+
+Only resource types the functions talk to are created (secrets, queues, tables); the rest (API,
+layers, log groups, alarms) need no emulation and get a stable local id so references resolve.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Callable
+from typing import Any
+
+from idn_local.stack import ACCOUNT_ID, REGION, Stack, UnresolvedReference
+
+
+def _boto(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+
+def _generated_secret(spec: dict[str, Any]) -> str:
+    """GenerateSecretString: a random value under GenerateStringKey, merged into the template."""
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    value = "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
+    if "GenerateStringKey" not in spec:
+        return value
+    document = json.loads(spec.get("SecretStringTemplate") or "{}")
+    document[spec["GenerateStringKey"]] = value
+    return json.dumps(document)
+
+
+class LocalResources:
+    """Creates resources in dependency order and records their physical ids and attributes."""
+
+    def __init__(self, stack: Stack, endpoint: str) -> None:
+        self.stack = stack
+        self.endpoint = endpoint
+        self.created: list[tuple[str, str]] = []
+
+    def provision(self) -> None:
+        creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::DynamoDB::Table": self._table,
+        }
+        pending = dict(self.stack.resources)
+        for _ in range(len(pending) + 1):  # resolve references by retrying until nothing changes
+            progressed = False
+            for name, resource in list(pending.items()):
+                creator = creators.get(resource["Type"])
+                try:
+                    if creator is None:
+                        self.stack.physical_ids[name] = f"local-{name}"
+                    else:
+                        creator(name, self.stack.resolve(resource.get("Properties", {})))
+                        self.created.append((resource["Type"], name))
+                except UnresolvedReference:
+                    continue
+                del pending[name]
+                progressed = True
+            if not pending or not progressed:
+                break
+        if pending:
+            raise UnresolvedReference(f"cannot provision {', '.join(pending)}: unresolved references")
+
+    def _secret(self, name: str, properties: dict[str, Any]) -> None:
+        value = properties.get("SecretString") or _generated_secret(
+            properties.get("GenerateSecretString", {})
+        )
+        secret_name = properties.get("Name", self.stack.physical_name(name))
+        arn = _boto("secretsmanager", self.endpoint).create_secret(Name=secret_name, SecretString=value)[
+            "ARN"
+        ]
+        self.stack.physical_ids[name] = arn
+        self.stack.attributes[(name, "Id")] = arn
+
+    def _queue(self, name: str, properties: dict[str, Any]) -> None:
+        attributes = {
+            key: (json.dumps(value) if isinstance(value, dict) else str(value))
+            for key, value in properties.items()
+            if key
+            in {
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "RedrivePolicy",
+                "ReceiveMessageWaitTimeSeconds",
+                "MaximumMessageSize",
+            }
+        }
+        queue_name = properties.get("QueueName", self.stack.physical_name(name))
+        url = _boto("sqs", self.endpoint).create_queue(QueueName=queue_name, Attributes=attributes)[
+            "QueueUrl"
+        ]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}"
+        self.stack.physical_ids[name] = url
+        self.stack.attributes.update(
+            {(name, "Arn"): arn, (name, "QueueName"): queue_name, (name, "QueueUrl"): url}
+        )
+
+    def _table(self, name: str, properties: dict[str, Any]) -> None:
+        client = _boto("dynamodb", self.endpoint)
+        table_name = properties.get("TableName", self.stack.physical_name(name))
+        client.create_table(
+            TableName=table_name,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+        self.stack.physical_ids[name] = table_name
+        self.stack.attributes[(name, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table_name}"

@@ -1,0 +1,225 @@
+"""Local mode: the SAM application, moto's server and (by default) the tenant simulator, wired from
+template.yaml and started on this machine with no AWS account.
+
+    runner = LocalRunner(LocalOptions(port=0)).start()
+    ... runner.api_url, runner.tenant_url, runner.inbound ...
+    runner.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from idn_local.api import ApiGateway, routes_for
+from idn_local.functions import LocalFunction, load_functions
+from idn_local.resources import LocalResources, _boto
+from idn_local.stack import REGION, Stack
+from idn_local.tenant import TenantClient, TenantError
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("idn_local")
+
+
+class LocalModeError(Exception):
+    """Bad configuration or an environment problem; the message is the whole explanation."""
+
+
+@dataclass(frozen=True)
+class InboundAuth:
+    """The credential SailPoint presents to the receiver: `none`, `basic:USER:PASS` or `bearer:TOKEN`."""
+
+    type: str
+    user: str | None = None
+    secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, text: str | None) -> InboundAuth:
+        if text is None:
+            return cls("BEARER_TOKEN", secret=secrets.token_urlsafe(32))
+        kind, _, rest = text.partition(":")
+        if kind == "none" and not rest:
+            return cls("NO_AUTH")
+        if kind == "bearer" and rest:
+            return cls("BEARER_TOKEN", secret=rest)
+        user, _, password = rest.partition(":")
+        if kind == "basic" and user and password:
+            return cls("BASIC_AUTH", user=user, secret=password)
+        raise LocalModeError("--auth must be none, basic:USER:PASSWORD or bearer:TOKEN")
+
+    def secret_value(self) -> dict[str, str]:
+        if self.type == "BEARER_TOKEN":
+            return {"bearerToken": str(self.secret)}
+        return {"userName": str(self.user), "password": str(self.secret)}
+
+    def subscription_config(self) -> dict[str, Any]:
+        """The httpConfig auth part of a SailPoint subscription for this credential."""
+        config: dict[str, Any] = {"httpAuthenticationType": self.type}
+        if self.type == "BEARER_TOKEN":
+            config["bearerTokenAuthConfig"] = {"bearerToken": self.secret}
+        elif self.type == "BASIC_AUTH":
+            config["basicAuthConfig"] = {"userName": self.user, "password": self.secret}
+        return config
+
+
+@dataclass
+class LocalOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    tenant_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    auth: InboundAuth = field(default_factory=lambda: InboundAuth.parse(None))
+    simulator_port: int = 0
+    template: Path = ROOT / "template.yaml"
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    token_lifetime: int = 749
+
+
+class LocalRunner:
+    """Starts everything in order and stops it in reverse; usable as a context manager."""
+
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.moto: Any = None
+        self.simulator: Any = None
+        self.api: ApiGateway | None = None
+        self.functions: dict[str, LocalFunction] = {}
+        self.stack: Stack | None = None
+        self.tenant: TenantClient | None = None
+        self.client_id = options.client_id or "local-client"
+        self.client_secret = options.client_secret or secrets.token_urlsafe(24)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> LocalRunner:
+        try:
+            self._start_aws()
+            self._start_tenant()
+            self._start_stack()
+            self._start_api()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def __enter__(self) -> LocalRunner:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- pieces ---------------------------------------------------------------------------
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        # Everything boto3 does in this process goes to moto with throw-away credentials:
+        # local mode must never touch a real AWS account, whatever the user's shell holds.
+        for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(variable, None)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        log.info("AWS services (moto) on %s", self.aws_endpoint)
+
+    def _start_tenant(self) -> None:
+        if self.options.tenant_url:
+            if not (self.options.client_id and self.options.client_secret):
+                raise LocalModeError("--tenant-url needs --client-id and --client-secret")
+            self.tenant = TenantClient(self.options.tenant_url, self.client_id, self.client_secret)
+            try:
+                self.tenant.token()  # fail now, in one line, if the tenant is wrong or unreachable
+            except TenantError as error:
+                raise LocalModeError(str(error)) from None
+            log.info("SailPoint tenant %s", self.options.tenant_url)
+            return
+        from idn_local.simulator import SimulatorConfig, TenantSimulator
+
+        config = SimulatorConfig(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            host="127.0.0.1",
+            port=self.options.simulator_port,
+            token_lifetime=self.options.token_lifetime,
+        )
+        self.simulator = TenantSimulator(config).start()
+        self.tenant = TenantClient(self.simulator.url, self.client_id, self.client_secret)
+        log.info("SailPoint tenant simulator on %s", self.simulator.url)
+
+    def _start_stack(self) -> None:
+        overrides = {"InboundAuthType": self.options.auth.type, **self.options.parameter_overrides}
+        if self.options.auth.type == "NO_AUTH":
+            overrides.setdefault("AllowUnauthenticated", "true")
+        self.stack = Stack(self.options.template, overrides)
+        LocalResources(self.stack, self.aws_endpoint).provision()
+        self._store_inbound_credential()
+        self.functions = load_functions(self.stack, {})
+
+    def _store_inbound_credential(self) -> None:
+        """Put the chosen credential in the secret the receiver reads (CloudFormation generated one)."""
+        assert self.stack is not None
+        receivers = [f for f in self.stack.functions() if "INBOUND_SECRET_ID" in f.environment]
+        if not receivers or self.options.auth.type == "NO_AUTH":
+            return
+        secret_id = self.stack.resolve(receivers[0].environment["INBOUND_SECRET_ID"])
+        _boto("secretsmanager", self.aws_endpoint).put_secret_value(
+            SecretId=secret_id, SecretString=json.dumps(self.options.auth.secret_value())
+        )
+
+    def _start_api(self) -> None:
+        assert self.stack is not None
+        routes = routes_for(self.functions)
+        try:
+            self.api = ApiGateway(
+                (self.options.host, self.options.port), routes, self.stack.parameters.get("StageName", "v1")
+            )
+        except OSError as error:
+            raise LocalModeError(
+                f"cannot listen on {self.options.host}:{self.options.port}: {error.strerror}"
+            ) from None
+        self.api.start()
+        log.info("Receiver API on %s (POST /triggers/{triggerId})", self.api.url)
+
+    # -- what callers need ----------------------------------------------------------------
+    @property
+    def aws_endpoint(self) -> str:
+        host, port = self.moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        assert self.api is not None
+        return self.api.url
+
+    @property
+    def tenant_url(self) -> str:
+        assert self.tenant is not None
+        return self.tenant.base_url
+
+    def webhook_url(self, trigger_id: str) -> str:
+        return f"{self.api_url}/triggers/{trigger_id}"

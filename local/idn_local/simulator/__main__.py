@@ -1,0 +1,99 @@
+"""``python -m idn_local.simulator``: run the tenant simulator until Ctrl-C.
+
+Exit codes: 0 after a clean stop, 2 for bad arguments or a port that cannot be listened on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .config import SimulatorConfig
+from .simulator import TenantSimulator
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m idn_local.simulator",
+        description="Simulated SailPoint Identity Security Cloud tenant: OAuth client credentials, "
+        "trigger catalogue, subscriptions, test invocations that really POST, completion callbacks, "
+        "invocation status. Admin endpoints under /_sim (stats, faults, reset, events).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8400, help="port to listen on; 0 picks a free one (default 8400)"
+    )
+    parser.add_argument("--client-id", help="the one accepted OAuth client id (generated when omitted)")
+    parser.add_argument("--client-secret", help="its client secret (generated when omitted)")
+    parser.add_argument(
+        "--token-lifetime", type=int, default=749, help="expires_in of access tokens, seconds (749)"
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=100, help="requests per access token per 10 s; 0 disables it (100)"
+    )
+    parser.add_argument(
+        "--public-url", help="base URL put in callback URLs, when clients reach this host otherwise"
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    if args.token_lifetime < 1:
+        parser.error("--token-lifetime must be at least 1")
+    if args.rate_limit < 0:
+        parser.error("--rate-limit must not be negative")
+    if bool(args.client_id) != bool(args.client_secret):
+        parser.error("give both --client-id and --client-secret, or neither")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    generated = not args.client_id
+    client_id = args.client_id or "sim-" + secrets.token_hex(8)
+    client_secret = args.client_secret or secrets.token_urlsafe(24)
+    config = SimulatorConfig(
+        client_id=client_id,
+        client_secret=client_secret,
+        host=args.host,
+        port=args.port,
+        token_lifetime=args.token_lifetime,
+        rate_limit_per_10s=args.rate_limit or None,
+        public_url=args.public_url,
+    )
+    simulator = TenantSimulator(config)
+    try:
+        simulator.start()
+    except OSError as err:
+        print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"SailPoint tenant simulator listening on {simulator.url} (client id {client_id})", flush=True)
+    if generated:
+        print(
+            f"generated client credentials: client_id={client_id} client_secret={client_secret}", flush=True
+        )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    print("simulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Subscription filters: SailPoint's Jayway JsonPath dialect on top of python-jsonpath."""
+
+from __future__ import annotations
+
+import pytest
+
+from idn_triggers.filters import (
+    FilterSyntaxError,
+    FilterVerdict,
+    UnsupportedFilterError,
+    compile_filter,
+    matches,
+    validate_filter,
+)
+
+EVENT = {
+    "identity": {"id": "2c9180", "name": "Ada", "attributes": {"department": "Engineering", "level": 3}},
+    "changes": [
+        {"attribute": "department", "oldValue": "Sales", "newValue": "Engineering"},
+        {"attribute": "manager", "oldValue": None, "newValue": "Bob"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        '$[?($.identity.attributes.department == "Engineering")]',
+        "$[?(@.identity.attributes.department == 'Engineering')]",
+        '$.changes[?(@.attribute == "department")]',
+        '$.identity[?(@.name == "Ada" && @.attributes.level >= 3)]',
+        '$[?(!($.identity.name == "Bob") || $.identity.attributes.level < 1)]',
+        "$[?(@.identity.attributes)]",
+        "$.changes[?(@.oldValue == null)]",
+        "  $.identity.id  ",
+    ],
+)
+def test_filter_matching_the_event(expression: str) -> None:
+    assert matches(expression, EVENT)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        '$[?($.identity.attributes.department == "Sales")]',
+        '$.changes[?(@.attribute == "title")]',
+        '$.identity[?(@.name == "Ada" && @.attributes.level > 3)]',
+        "$[?($.identity.attributes.department == 1)]",
+    ],
+)
+def test_filter_not_matching_the_event(expression: str) -> None:
+    assert not matches(expression, EVENT)
+
+
+def test_filter_on_a_missing_path_matches_nothing() -> None:
+    verdict = validate_filter('$[?($.identity.attributes.title == "CTO")]', EVENT)
+
+    assert verdict == FilterVerdict(is_valid=False, is_valid_json_path=True, is_path_exist=False)
+
+
+def test_relative_path_exists_when_some_element_has_it() -> None:
+    verdict = validate_filter('$.changes[?(@.newValue == "Nobody")]', EVENT)
+
+    assert (verdict.is_valid, verdict.is_path_exist) == (False, True)
+
+
+def test_matching_filter_is_valid_and_its_paths_exist() -> None:
+    verdict = validate_filter('$[?($.identity.name == "Ada")]', EVENT)
+
+    assert verdict == FilterVerdict(is_valid=True, is_valid_json_path=True, is_path_exist=True)
+
+
+def test_syntax_error_reports_its_position() -> None:
+    with pytest.raises(FilterSyntaxError) as raised:
+        compile_filter('$[?(@.name == "Ada")')
+
+    assert raised.value.position is not None
+    assert "position" in str(raised.value)
+
+
+def test_syntax_error_becomes_an_invalid_verdict() -> None:
+    verdict = validate_filter("$[?(@.name ==)]", EVENT)
+
+    assert (verdict.is_valid, verdict.is_valid_json_path) == (False, False)
+    assert verdict.position == 13
+    assert verdict.error is not None and "13" in verdict.error
+
+
+@pytest.mark.parametrize(
+    ("expression", "word"),
+    [
+        ('$[?(@.identity.name in ["Ada"])]', "in"),
+        ('$[?(@.identity.name nin ["Ada"])]', "nin"),
+        ("$[?(@.changes size 2)]", "size"),
+        ("$[?(@.identity.name =~ /A.*/)]", "=~"),
+        ("$.changes.length()", "length"),
+    ],
+)
+def test_unsupported_jayway_syntax_is_refused_not_guessed(expression: str, word: str) -> None:
+    with pytest.raises(UnsupportedFilterError) as raised:
+        matches(expression, EVENT)
+
+    assert word in str(raised.value)
+    assert raised.value.position is not None
+
+
+def test_compiled_filters_are_cached() -> None:
+    assert compile_filter("$.identity.id") is compile_filter("$.identity.id")
+
+
+def test_non_container_payload_matches_nothing() -> None:
+    assert not matches("$[?(@.a == 1)]", "not an object")
