@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, interpreter_start, record, summary, table, time_in_fresh_process  # noqa: E402
+from common import ROOT, interpreter_start, record, summary, table, time_in_fresh_process
 
 NAIVE_HANDLER = """
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -47,9 +47,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         stats = summary(samples)
         ratio = round(statistics.median(samples) / naive, 3)
         figures[name] = {**stats, "ratio_to_naive": ratio}
-        rows.append((name, f"{stats['median']:.1f}", f"{stats['p99']:.1f}", f"{stats['iqr']:.1f}", f"{ratio:.2f}"))
-    print(f"Cold import, {args.runs} fresh processes each; bare interpreter start "
-          f"{summary(bare)['median']:.1f} ms is not included in these figures.")
+        rows.append(
+            (name, f"{stats['median']:.1f}", f"{stats['p99']:.1f}", f"{stats['iqr']:.1f}", f"{ratio:.2f}")
+        )
+    print(
+        f"Cold import, {args.runs} fresh processes each; bare interpreter start "
+        f"{summary(bare)['median']:.1f} ms is not included in these figures."
+    )
     print(table(rows))
     record("cold_import", figures)
     return figures

@@ -37,7 +37,11 @@ def time_in_fresh_process(code: str, runs: int, env: dict[str, str] | None = Non
     for _ in range(runs):
         out = subprocess.run(
             [sys.executable, "-c", _TIMED_IMPORT.format(code=code)],
-            capture_output=True, text=True, check=True, env=environment, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd=ROOT,
         )
         samples.append(float(out.stdout.strip().splitlines()[-1]))
     return samples

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_ENV, ROOT, record, summary, table  # noqa: E402
+from common import BENCH_ENV, ROOT, record, summary, table
 
 
 class Context:
@@ -34,11 +34,16 @@ class Context:
 
 def json_only_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     json.loads(event["body"])
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
-            "body": '{"approved":true,"comment":"ok","approver":"bench"}'}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": '{"approved":true,"comment":"ok","approver":"bench"}',
+    }
 
 
-def measure(handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], iterations: int) -> list[float]:
+def measure(
+    handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], iterations: int
+) -> list[float]:
     for _ in range(50):  # warm up: first-call imports, caches
         handler(event, Context())
     samples = []
@@ -61,7 +66,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     os.environ.update(BENCH_ENV)
     real_stdout = sys.stdout
     quiet()
-    receiver = runpy.run_path(str(ROOT / "functions" / "receiver" / "app.py"), run_name="receiver_app")["lambda_handler"]
+    receiver = runpy.run_path(str(ROOT / "functions" / "receiver" / "app.py"), run_name="receiver_app")[
+        "lambda_handler"
+    ]
     event = json.loads((ROOT / "events" / "api" / "pre-approval.sync.bearer.json").read_text())
     runs = {
         "JSON-only baseline": measure(json_only_handler, event, args.iterations),
@@ -75,8 +82,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         stats = summary(samples)
         ratio = round(statistics.median(samples) / base, 2)
         figures[name] = {**stats, "ratio_to_baseline": ratio}
-        rows.append((name, f"{stats['median']:.3f}", f"{stats['p99']:.3f}", f"{stats['iqr']:.3f}", f"{ratio:.1f}"))
-    print(f"Warm in-process latency, {args.iterations} invocations each (NO_AUTH, logs and metrics to /dev/null)")
+        rows.append(
+            (name, f"{stats['median']:.3f}", f"{stats['p99']:.3f}", f"{stats['iqr']:.3f}", f"{ratio:.1f}")
+        )
+    print(
+        f"Warm in-process latency, {args.iterations} invocations each (NO_AUTH, logs and metrics to /dev/null)"
+    )
     print(table(rows))
     record("warm_latency", figures)
     return figures

@@ -19,6 +19,7 @@ from typing import Any
 from idn_local.api import ApiGateway, routes_for
 from idn_local.functions import LocalFunction, load_functions
 from idn_local.resources import LocalResources, _boto
+from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import REGION, Stack
 from idn_local.tenant import TenantClient, TenantError
 
@@ -79,6 +80,7 @@ class LocalOptions:
     template: Path = ROOT / "template.yaml"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     token_lifetime: int = 749
+    schedule_periods: dict[str, float] = field(default_factory=dict)  # function name -> seconds, for tests
 
 
 class LocalRunner:
@@ -90,6 +92,8 @@ class LocalRunner:
         self.simulator: Any = None
         self.api: ApiGateway | None = None
         self.functions: dict[str, LocalFunction] = {}
+        self.pollers: list[SqsPoller] = []
+        self.timers: list[ScheduleTimer] = []
         self.stack: Stack | None = None
         self.tenant: TenantClient | None = None
         self.client_id = options.client_id or "local-client"
@@ -102,12 +106,16 @@ class LocalRunner:
             self._start_tenant()
             self._start_stack()
             self._start_api()
+            self._start_event_sources()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        for source in [*self.timers, *self.pollers]:
+            source.stop()
+        self.timers, self.pollers = [], []
         if self.api is not None:
             self.api.stop()
             self.api = None
@@ -204,6 +212,25 @@ class LocalRunner:
             ) from None
         self.api.start()
         log.info("Receiver API on %s (POST /triggers/{triggerId})", self.api.url)
+
+    def _start_event_sources(self) -> None:
+        """SQS pollers and schedule timers for the functions' SQS and Schedule events."""
+        assert self.stack is not None
+        for function in self.functions.values():
+            for event in function.spec.events:
+                if event.type == "SQS":
+                    self.pollers.append(
+                        SqsPoller(function, self.stack.resolve(event.properties), self.aws_endpoint)
+                    )
+                elif event.type in ("Schedule", "ScheduleV2"):
+                    period = self.options.schedule_periods.get(function.name)
+                    self.timers.append(ScheduleTimer(function, self.stack.resolve(event.properties), period))
+        for source in [*self.pollers, *self.timers]:
+            source.start()
+        for poller in self.pollers:
+            log.info("SQS poller: %s <- %s", poller.function.name, poller.queue_url)
+        for timer in self.timers:
+            log.info("Schedule: %s every %.0f s", timer.function.name, timer.period)
 
     # -- what callers need ----------------------------------------------------------------
     @property

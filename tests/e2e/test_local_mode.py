@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -177,3 +178,27 @@ def test_report_is_json_free_of_secrets_in_logs() -> None:
     assert log_lines and all(json.loads(line) for line in log_lines)
     assert not any("cli-visible-token" in line or "cli-client-secret" in line for line in log_lines)
     assert "cli-client-secret" not in result.stdout + result.stderr
+
+
+def test_ctrl_c_stops_every_thread_and_port_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idn_local", "--port", "0", "--no-demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    receiver_port = None
+    for line in process.stdout:
+        if line.startswith("Receiver:"):
+            receiver_port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        if line.startswith("Serving"):
+            break
+    assert receiver_port is not None
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-2000:]
+    assert "Stopped." in out and "Traceback" not in err
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", receiver_port)) != 0
