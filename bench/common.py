@@ -20,6 +20,12 @@ BENCH_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
+    # the worker's settings (nothing is called at import time)
+    "TENANT_API_URL": "https://bench.api.identitynow.com",
+    "SAILPOINT_CLIENT_SECRET_ID": "bench-client",
+    "IDEMPOTENCY_TABLE": "bench-idempotency",
+    "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
+    "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-dlq",
 }
 
 _TIMED_IMPORT = """

@@ -55,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> LocalOptions:
-    overrides = {}
+    overrides: dict[str, str] = {}
+    if not args.no_demo:
+        from idn_local.demo import DEMO_REVIEW_ITEMS
+
+        overrides["PreApprovalReviewItems"] = DEMO_REVIEW_ITEMS
     for item in args.parameter_overrides:
         key, sep, value = item.partition("=")
         if not sep:
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:
         logging.getLogger("idn_local.api").setLevel(logging.WARNING)
+    if not args.verbose:
+        logging.getLogger("idn_local.simulator").setLevel(logging.WARNING)
     for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stop = threading.Event()

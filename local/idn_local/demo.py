@@ -6,6 +6,7 @@ the same demo runs against the simulator or a real tenant.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -14,16 +15,33 @@ from typing import Any
 
 from idn_local.runner import LocalModeError, LocalRunner
 from idn_local.tenant import TenantError
+from idn_triggers.catalogue import trigger_document
 from trigger_handlers import HANDLER_MODULES
 
-# (trigger, dispatch mode); fire-and-forget triggers are included when a handler exists for them.
-DEMO_INVOCATIONS = [
-    ("idn:access-request-pre-approval", "SYNC"),
-    ("idn:access-request-dynamic-approver", "SYNC"),
-    ("idn:identity-created", "SYNC"),
-    ("idn:identity-attributes-changed", "SYNC"),
-]
+PRE = "idn:access-request-pre-approval"
+DYN = "idn:access-request-dynamic-approver"
+# The demo marks the pre-approval example's item for review, so the DYNAMIC branch can defer it.
+DEMO_REVIEW_ITEMS = "Engineering Access"
 WAIT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    trigger_id: str
+    mode: str  # the subscription's httpDispatchMode
+    label: str
+    rename_item: str | None = None  # send the example with its first item renamed
+
+
+DEMO_STEPS = [
+    DemoStep(PRE, "SYNC", "SYNC"),
+    DemoStep(PRE, "ASYNC", "ASYNC"),
+    DemoStep(PRE, "DYNAMIC", "DYNAMIC, answered now", rename_item="Read-only Access"),
+    DemoStep(PRE, "DYNAMIC", "DYNAMIC, deferred"),
+    DemoStep(DYN, "ASYNC", "ASYNC"),
+    DemoStep("idn:identity-created", "SYNC", "fire-and-forget"),
+    DemoStep("idn:identity-attributes-changed", "SYNC", "fire-and-forget"),
+]
 
 
 @dataclass(frozen=True)
@@ -36,9 +54,14 @@ class DemoResult:
 
 
 def subscribe(runner: LocalRunner, trigger_id: str, mode: str) -> str:
+    """(Re)create the demo's subscription of the local receiver to `trigger_id` in `mode`."""
     assert runner.tenant is not None
+    name = f"local receiver {trigger_id}"
+    for existing in runner.tenant.subscriptions():
+        if existing.get("name") == name:
+            runner.tenant.delete_subscription(existing["id"])
     body = {
-        "name": f"local receiver {trigger_id}",
+        "name": name,
         "description": "created by the local demo (make run)",
         "triggerId": trigger_id,
         "type": "HTTP",
@@ -64,19 +87,27 @@ def wait_for_status(runner: LocalRunner, trigger_id: str, known: set[str]) -> di
     return None
 
 
+def demo_input(step: DemoStep) -> dict[str, Any] | None:
+    if step.rename_item is None:
+        return None
+    payload = copy.deepcopy(trigger_document(step.trigger_id)["exampleInput"])
+    payload["requestedItems"][0]["name"] = step.rename_item
+    return dict(payload)
+
+
 def run_demo(runner: LocalRunner) -> list[DemoResult]:
     assert runner.tenant is not None
     results = []
-    for trigger_id, mode in DEMO_INVOCATIONS:
-        if trigger_id not in HANDLER_MODULES:
+    for step in DEMO_STEPS:
+        if step.trigger_id not in HANDLER_MODULES:
             continue
         try:
-            subscription_id = subscribe(runner, trigger_id, mode)
-            known = {s["id"] for s in runner.tenant.invocation_statuses(trigger_id)}
-            runner.tenant.test_invocation(trigger_id, [subscription_id])
+            subscription_id = subscribe(runner, step.trigger_id, step.mode)
+            known = {s["id"] for s in runner.tenant.invocation_statuses(step.trigger_id)}
+            runner.tenant.test_invocation(step.trigger_id, [subscription_id], demo_input(step))
         except TenantError as error:
             raise LocalModeError(f"demo: {error}") from None
-        results.append(describe(trigger_id, mode, wait_for_status(runner, trigger_id, known)))
+        results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))
     return results
 
 

@@ -96,11 +96,13 @@ class LocalRunner:
         self.timers: list[ScheduleTimer] = []
         self.stack: Stack | None = None
         self.tenant: TenantClient | None = None
+        self._saved_environ: dict[str, str] | None = None
         self.client_id = options.client_id or "local-client"
         self.client_secret = options.client_secret or secrets.token_urlsafe(24)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> LocalRunner:
+        self._saved_environ = dict(os.environ)  # functions read the environment; give it back on stop
         try:
             self._start_aws()
             self._start_tenant()
@@ -125,6 +127,10 @@ class LocalRunner:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
 
     def __enter__(self) -> LocalRunner:
         return self.start()
@@ -180,7 +186,16 @@ class LocalRunner:
         log.info("SailPoint tenant simulator on %s", self.simulator.url)
 
     def _start_stack(self) -> None:
-        overrides = {"InboundAuthType": self.options.auth.type, **self.options.parameter_overrides}
+        assert self.tenant is not None
+        overrides = {
+            "InboundAuthType": self.options.auth.type,
+            "TenantApiUrl": self.tenant.base_url,
+            "SailPointClientId": self.client_id,
+            "SailPointClientSecret": self.client_secret,
+            **self.options.parameter_overrides,
+        }
+        if self.tenant.base_url.startswith("http://"):
+            overrides.setdefault("AllowHttpCallbacks", "true")  # the simulator speaks plain HTTP
         if self.options.auth.type == "NO_AUTH":
             overrides.setdefault("AllowUnauthenticated", "true")
         self.stack = Stack(self.options.template, overrides)

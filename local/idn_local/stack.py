@@ -80,8 +80,11 @@ class Stack:
         unknown = set(parameter_overrides or {}) - set(declared)
         if unknown:
             raise TemplateError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+        self.parameters = {name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec}
         self.parameters.update(parameter_overrides or {})
+        missing = sorted(set(declared) - set(self.parameters))
+        if missing:
+            raise TemplateError(f"parameter(s) without a value: {', '.join(missing)}")
         for name, spec in declared.items():
             allowed = spec.get("AllowedValues")
             if allowed and self.parameters[name] not in [str(v) for v in allowed]:

@@ -11,7 +11,7 @@ from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
 E2E_BEARER = "e2e-inbound-token"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local() -> Iterator[LocalRunner]:
     runner = LocalRunner(
         LocalOptions(port=0, auth=InboundAuth.parse(f"bearer:{E2E_BEARER}"), token_lifetime=749)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from idn_triggers.auth import AuthType, InboundAuthenticator, InboundSecret
-from idn_triggers.handlers import HandlerRegistry, trigger_handler
+from idn_triggers.handlers import DEFER, Deferred, HandlerRegistry, trigger_handler
 from idn_triggers.models.access_request import AccessRequestPreApproval, PreApprovalDecision
+from idn_triggers.queue import QueuedInvocation
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings
 from tests.support import trigger_document
@@ -32,18 +34,42 @@ def bad_output(event: AccessRequestPreApproval) -> PreApprovalDecision:
     return PreApprovalDecision.model_construct(approved="maybe", comment="c", approver="a")
 
 
+@trigger_handler("test:defers")
+def defers(event: AccessRequestPreApproval) -> PreApprovalDecision | Deferred:
+    return DEFER
+
+
 @trigger_handler("test:missing-output")
 def missing_output(event: AccessRequestPreApproval) -> PreApprovalDecision:
     return None  # type: ignore[return-value]
 
 
-def make_receiver(**env: str) -> Receiver:
+class FakeQueue:
+    """Stands in for SQS at the receiver's port: records what would be sent, or fails."""
+
+    def __init__(self) -> None:
+        self.sent: list[QueuedInvocation] = []
+        self.fail = False
+
+    def send(self, message: QueuedInvocation) -> str:
+        if self.fail:
+            raise ConnectionError("queue down")
+        self.sent.append(message)
+        return f"m-{len(self.sent)}"
+
+
+TENANT = "https://acme.api.identitynow.com"
+CALLBACK = f"{TENANT}/trigger-invocations/v1/inv-1/complete"
+
+
+def make_receiver(queue: FakeQueue | None = None, **env: str) -> Receiver:
     settings = ReceiverSettings.from_env(
         {
             "INBOUND_AUTH_TYPE": "BEARER_TOKEN",
             "INBOUND_SECRET_ID": "inbound",
+            "TENANT_API_URL": TENANT,
             "EXTRA_TRIGGERS": "test:raises=REQUEST_RESPONSE,test:bad-output=REQUEST_RESPONSE,"
-            "test:missing-output=REQUEST_RESPONSE",
+            "test:missing-output=REQUEST_RESPONSE,test:defers=REQUEST_RESPONSE",
             **env,
         }
     )
@@ -53,13 +79,20 @@ def make_receiver(**env: str) -> Receiver:
         "test:raises": __name__,
         "test:bad-output": __name__,
         "test:missing-output": __name__,
+        "test:defers": __name__,
     }
-    return Receiver(
-        settings, InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret), HandlerRegistry(modules)
-    )
+    authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
+    return Receiver(settings, authenticator, HandlerRegistry(modules), queue)  # type: ignore[arg-type]
 
 
-RECEIVER = make_receiver()
+QUEUE = FakeQueue()
+RECEIVER = make_receiver(QUEUE)
+
+
+@pytest.fixture(autouse=True)
+def empty_queue() -> None:
+    QUEUE.sent.clear()
+    QUEUE.fail = False
 
 
 def post(trigger_id: str, body: Any, headers: dict[str, str] | None = AUTH, **kwargs: Any) -> Any:
@@ -107,13 +140,15 @@ def test_unknown_trigger_is_404(trigger_id: str) -> None:
 
 
 def test_disabled_trigger_is_404() -> None:
-    receiver = make_receiver(ENABLED_TRIGGERS=DYN)
+    receiver = make_receiver(QUEUE, ENABLED_TRIGGERS=DYN)
     assert receiver.receive(PRE, AUTH, json.dumps(EXAMPLE)).status_code == 404
     assert receiver.receive(DYN, AUTH, json.dumps(EXAMPLE)).status_code == 200
 
 
 def test_catalogue_trigger_without_handler_is_404() -> None:
-    assert post("idn:identity-created", {"identity": {}}).status_code == 404
+    modules = {k: v for k, v in HANDLER_MODULES.items() if k != "idn:identity-created"}
+    receiver = Receiver(RECEIVER.settings, RECEIVER.authenticator, HandlerRegistry(modules), QUEUE)
+    assert receiver.receive("idn:identity-created", AUTH, '{"identity": {}}').status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -157,16 +192,99 @@ def test_metadata_trigger_id_disagreeing_with_path_is_400() -> None:
     assert response.status_code == 400 and response.body["errors"][0]["field"] == "_metadata.triggerId"
 
 
-@pytest.mark.parametrize("mode", ["async", "DYNAMIC"])
-def test_async_and_dynamic_are_refused_clearly_not_treated_as_sync(mode: str) -> None:
+def deferred(mode: str, **overrides: str) -> dict[str, Any]:
     metadata = {
         "responseMode": mode,
-        "callbackURL": "https://t.api.identitynow.com/trigger-invocations/v1/i-1/complete",
-        "secret": "s",
+        "callbackURL": CALLBACK,
+        "secret": "cb-secret",
+        "triggerId": PRE,
+        "triggerType": "requestResponse",
+        **overrides,
     }
-    response = post(PRE, {**EXAMPLE, "_metadata": metadata})
-    assert response.status_code == 400 and mode.upper() in response.body["message"]
-    assert response.invocation_id == "i-1"
+    return {**EXAMPLE, "_metadata": metadata}
+
+
+def test_async_is_queued_then_acknowledged_with_an_empty_object() -> None:
+    response = post(PRE, deferred("async"))
+    assert (response.status_code, response.body, response.outcome) == (200, {}, "queued")
+    [message] = QUEUE.sent
+    assert (message.trigger_id, message.mode, message.invocation_id) == (PRE, "ASYNC", "inv-1")
+    assert message.callback_url == CALLBACK and message.secret is not None
+    assert message.secret.get_secret_value() == "cb-secret"
+    assert message.deadline is not None and message.deadline - message.received_at == timedelta(hours=1)
+    assert "_metadata" not in message.payload and message.payload == EXAMPLE
+
+
+def test_the_queue_message_carries_the_secret_but_never_prints_it() -> None:
+    post(PRE, deferred("ASYNC"))
+    [message] = QUEUE.sent
+    assert "cb-secret" not in repr(message) and "cb-secret" not in str(message.log_fields())
+    assert json.loads(message.model_dump_json())["secret"] == "cb-secret"  # what SQS stores, encrypted
+
+
+def test_dynamic_answered_now_is_200_with_the_answer_and_nothing_queued() -> None:
+    response = post(PRE, deferred("dynamic"))
+    assert response.status_code == 200 and response.body["approved"] is True
+    assert QUEUE.sent == []
+
+
+def test_dynamic_deferred_is_queued_and_answered_202() -> None:
+    metadata = {"responseMode": "dynamic", "callbackURL": CALLBACK, "secret": "s"}
+    response = post("test:defers", {**EXAMPLE, "_metadata": metadata})
+    assert (response.status_code, response.body, response.outcome) == (202, {}, "deferred")
+    assert [m.mode for m in QUEUE.sent] == ["DYNAMIC"]
+
+
+def test_sync_handler_that_defers_is_an_invalid_answer() -> None:
+    response = post("test:defers", EXAMPLE)
+    assert response.status_code == 500 and QUEUE.sent == []
+
+
+def test_fire_and_forget_is_queued_with_a_stable_id() -> None:
+    payload = trigger_document("idn:identity-created")["exampleInput"]
+    first = post("idn:identity-created", payload)
+    post("idn:identity-created", payload)
+    assert (first.status_code, first.body, first.mode) == (200, {}, "FIRE_AND_FORGET")
+    assert QUEUE.sent[0].idempotency_key == QUEUE.sent[1].idempotency_key
+    assert QUEUE.sent[0].callback_url is None and QUEUE.sent[0].deadline is None
+
+
+def test_queue_failure_is_503_never_an_acknowledgement() -> None:
+    QUEUE.fail = True
+    response = post(PRE, deferred("async"))
+    assert response.status_code == 503 and "not accepted" in response.body["message"]
+
+
+def test_invalid_payload_is_refused_before_anything_is_queued() -> None:
+    body = deferred("async")
+    del body["requestedItems"]
+    assert post(PRE, body).status_code == 400 and QUEUE.sent == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://acme.api.identitynow.com/trigger-invocations/v1/i/complete",
+        "https://evil.example.com/trigger-invocations/v1/i/complete",
+        f"{TENANT}/somewhere/else",
+    ],
+)
+def test_callback_that_is_not_the_tenants_https_completion_url_is_400(url: str) -> None:
+    response = post(PRE, deferred("async", callbackURL=url))
+    assert response.status_code == 400 and response.body["errors"][0]["field"].startswith("_metadata")
+    assert QUEUE.sent == []
+
+
+def test_async_without_a_queue_is_refused_clearly() -> None:
+    receiver = make_receiver(None)
+    response = receiver.receive(PRE, AUTH, json.dumps(deferred("async")))
+    assert response.status_code == 400 and "SYNC" in response.body["message"]
+
+
+def test_payload_too_large_to_queue_is_413() -> None:
+    body = deferred("async")
+    body["requestedItems"] = [{**EXAMPLE["requestedItems"][0], "comment": "x" * 1000} for _ in range(300)]
+    assert post(PRE, body).status_code == 413 and QUEUE.sent == []
 
 
 def test_handler_raising_is_the_documented_500_without_details(caplog: pytest.LogCaptureFixture) -> None:

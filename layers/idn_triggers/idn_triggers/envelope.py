@@ -42,6 +42,21 @@ def _squash(value: str) -> str:
 _TRIGGER_TYPES = {_squash(t.value): t for t in TriggerType}
 
 
+def callback_url_problem(callback_url: str, tenant_api_url: str | None, allow_http: bool) -> str | None:
+    """Why a callback URL must not be called, or None. The worker POSTs the invocation's secret
+    there, so only the tenant's own completion endpoint is acceptable (no request forwarding)."""
+    parts = urlsplit(callback_url)
+    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
+        return "callbackURL must use https"
+    if invocation_id_from_callback(callback_url) is None:
+        return "callbackURL is not a SailPoint trigger-invocation completion URL"
+    if tenant_api_url:
+        tenant = urlsplit(tenant_api_url)
+        if (parts.hostname, parts.port) != (tenant.hostname, tenant.port):
+            return "callbackURL is not on the configured tenant's API host"
+    return None
+
+
 def invocation_id_from_callback(callback_url: str) -> str | None:
     """The `{id}` in `.../trigger-invocations/{id}/complete`, or None if the URL is not of that shape."""
     match = _COMPLETE_PATH.search(urlsplit(callback_url).path)

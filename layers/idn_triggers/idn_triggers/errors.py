@@ -101,6 +101,23 @@ class UnsupportedResponseMode(TriggerError):
     outcome = "unsupported_mode"
 
 
+class PayloadTooLarge(TriggerError):
+    """The delivery is too large to queue for the worker."""
+
+    status_code = 413
+    outcome = "too_large"
+
+
+class QueueUnavailable(TriggerError):
+    """The invocation could not be stored; SailPoint must see a failure, not an acknowledgement."""
+
+    status_code = 503
+    outcome = "queue_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("receiver could not store the invocation; it was not accepted")
+
+
 class HandlerFailed(TriggerError):
     """The user's handler raised: the one documented 500."""
 

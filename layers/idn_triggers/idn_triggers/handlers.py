@@ -20,11 +20,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ValidationError
 
 from idn_triggers.envelope import ResponseMode
+from idn_triggers.errors import InvalidHandlerOutput, InvalidPayload
+
+logger = Logger()
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Deferred:
+    """A handler's explicit "not now": answer SailPoint later, from the worker.
+
+    Only a DYNAMIC delivery can be deferred (`context.can_defer`): the receiver then queues the
+    invocation and answers 202, and the worker calls the handler again with `can_defer` False.
+    """
+
+    _instance: Deferred | None = None
+
+    def __new__(cls) -> Deferred:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DEFER"
+
+
+DEFER = Deferred()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +59,7 @@ class HandlerContext:
     trigger_id: str
     response_mode: ResponseMode
     invocation_id: str | None = None
+    can_defer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +76,49 @@ class TriggerHandler:
     def __call__(self, event: BaseModel, context: HandlerContext) -> Any:
         return self.function(event, context) if self.wants_context else self.function(event)
 
+    def parse_input(self, payload: dict[str, Any]) -> BaseModel:
+        """The typed input; raises InvalidPayload naming fields (never values)."""
+        try:
+            return self.input_model.model_validate(payload)
+        except ValidationError as error:
+            raise InvalidPayload.from_pydantic(
+                f"payload does not match the {self.trigger_id} input model", error.errors()
+            ) from None
+
+    def validated_output(self, result: Any) -> Any:
+        """Re-validate the handler's answer against its output model before it can leave, as JSON data."""
+        if self.output_model is None:
+            return None
+        if result is None:
+            if self.output_optional:
+                return None
+            logger.error("trigger handler returned no answer", extra={"trigger_id": self.trigger_id})
+            raise InvalidHandlerOutput()
+        # warnings=False: pydantic's serializer warnings quote the offending values (PII) into logs.
+        data = result.model_dump(mode="json", by_alias=True, warnings=False) if isinstance(result, BaseModel) else result
+        try:
+            return self.output_model.model_validate(data).model_dump(mode="json", by_alias=True)
+        except ValidationError as error:
+            fields = [".".join(str(p) for p in e["loc"]) or "(answer)" for e in error.errors()]
+            logger.error("trigger handler answer fails its model", extra={"trigger_id": self.trigger_id, "fields": fields})
+            raise InvalidHandlerOutput() from None
+
 
 _declared: dict[str, TriggerHandler] = {}
 
 
 def _output_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
-    """(model, None allowed) from a return annotation such as `Decision` or `Approver | None`."""
+    """(model, None allowed) from a return annotation such as `Decision`, `Approver | None` or
+    `Decision | Deferred`."""
     if annotation is None or annotation is type(None):
         return None, True
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, False
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        members = [arg for arg in typing.get_args(annotation) if arg not in (type(None), Deferred)]
+        optional = type(None) in typing.get_args(annotation)
         if len(members) == 1 and isinstance(members[0], type) and issubclass(members[0], BaseModel):
-            return members[0], True
+            return members[0], optional
     raise TypeError(
         f"handler return annotation must be a pydantic model, optional model or None: {annotation!r}"
     )

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
@@ -25,7 +21,7 @@ def keep_sdk_logs_free_of_secrets() -> None:
             sdk_logger.setLevel(logging.INFO)
 
 
-def traced(handler: Callable[P, R], *, xray_sdk: bool) -> Callable[P, R]:
+def traced[**P, R](handler: Callable[P, R], *, xray_sdk: bool) -> Callable[P, R]:
     """Wrap a Lambda handler with Powertools Tracer only when asked to.
 
     `Tracing: Active` already records each invocation in X-Ray without any SDK. The X-Ray SDK that

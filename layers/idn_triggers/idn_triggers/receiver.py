@@ -15,21 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from idn_triggers.auth import InboundAuthenticator, SecretsManagerCredentials
 from idn_triggers.catalogue import TriggerInfo, configured_trigger, known_triggers
-from idn_triggers.envelope import Delivery, ResponseMode, split_envelope
+from idn_triggers.envelope import Delivery, ResponseMode, callback_url_problem, split_envelope
 from idn_triggers.errors import (
     HandlerFailed,
     InvalidHandlerOutput,
     InvalidPayload,
     MalformedBody,
+    PayloadTooLarge,
+    QueueUnavailable,
     TriggerError,
     UnknownTrigger,
     UnsupportedResponseMode,
 )
-from idn_triggers.handlers import HandlerContext, HandlerRegistry, TriggerHandler
+from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
+from idn_triggers.queue import MAX_QUEUED_PAYLOAD_BYTES, QueueSender, queued_invocation
 from idn_triggers.settings import ReceiverSettings
 
 logger = Logger()  # same service name as the function's Logger, so they share one handler
@@ -76,11 +79,16 @@ class Receiver:
     """One per container: holds the authenticator, the enabled triggers and the handler registry."""
 
     def __init__(
-        self, settings: ReceiverSettings, authenticator: InboundAuthenticator, registry: HandlerRegistry
+        self,
+        settings: ReceiverSettings,
+        authenticator: InboundAuthenticator,
+        registry: HandlerRegistry,
+        queue: QueueSender | None = None,
     ):
         self.settings = settings
         self.authenticator = authenticator
         self.registry = registry
+        self.queue = queue
 
     @classmethod
     def from_settings(cls, settings: ReceiverSettings, registry: HandlerRegistry) -> Receiver:
@@ -89,7 +97,8 @@ class Receiver:
             credentials = SecretsManagerCredentials(
                 settings.secret_id, settings.auth_type, settings.secret_max_age_seconds
             )
-        return cls(settings, InboundAuthenticator(settings.auth_type, credentials), registry)
+        queue = QueueSender(settings.queue_url) if settings.queue_url else None
+        return cls(settings, InboundAuthenticator(settings.auth_type, credentials), registry, queue)
 
     def trigger(self, trigger_id: str) -> TriggerInfo:
         """The trigger if this receiver serves it: in the catalogue (or configured), enabled, handled."""
@@ -137,60 +146,59 @@ class Receiver:
             )
 
     def _dispatch(self, info: TriggerInfo, delivery: Delivery) -> ReceiverResponse:
-        mode = delivery.response_mode
-        if mode is not ResponseMode.SYNC:
-            raise UnsupportedResponseMode(
-                f"responseMode {mode.value} is not supported by this receiver; subscribe with SYNC"
-            )
+        """Validate, then answer now (SYNC, DYNAMIC answered) or queue and acknowledge."""
         handler = self.registry.get(info.id)
         assert handler is not None  # trigger() checked the registry
-        event = self._parse_input(handler, delivery)
-        context = HandlerContext(trigger_id=info.id, response_mode=mode, invocation_id=delivery.invocation_id)
-        output = self._run(handler, event, context)
-        body: Any = output if info.is_request_response else {}
-        return ReceiverResponse(200, body, info.id, "answered", mode.value, delivery.invocation_id)
+        event = handler.parse_input(delivery.payload)  # nothing invalid is ever acknowledged
+        mode = delivery.response_mode
+        if not info.is_request_response:
+            return self._enqueue(info, delivery, 200, "queued")
+        if mode is not ResponseMode.SYNC:
+            self._check_callback(delivery)
+        if mode is ResponseMode.ASYNC:
+            return self._enqueue(info, delivery, 200, "queued")
+        context = HandlerContext(info.id, mode, delivery.invocation_id, can_defer=mode is ResponseMode.DYNAMIC)
+        result = self._run(handler, event, context)
+        if result is DEFER:
+            return self._enqueue(info, delivery, 202, "deferred")
+        output = handler.validated_output(result)
+        return ReceiverResponse(200, output, info.id, "answered", mode.value, delivery.invocation_id)
 
-    @staticmethod
-    def _parse_input(handler: TriggerHandler, delivery: Delivery) -> BaseModel:
+    def _check_callback(self, delivery: Delivery) -> None:
+        url = delivery.metadata.callback_url if delivery.metadata else None
+        problem = "callbackURL is required" if not url else callback_url_problem(
+            url, self.settings.tenant_api_url, self.settings.allow_http_callbacks
+        )
+        if problem:
+            raise InvalidPayload("_metadata is invalid", details=[{"field": "_metadata.callbackURL", "problem": problem}])
+
+    def _enqueue(self, info: TriggerInfo, delivery: Delivery, status: int, outcome: str) -> ReceiverResponse:
+        """Store the invocation for the worker; only then acknowledge it (SailPoint never resends)."""
+        if self.queue is None:
+            raise UnsupportedResponseMode("this receiver has no work queue; subscribe with SYNC")
+        message = queued_invocation(delivery, info.type, self.settings.response_deadline)
+        if len(message.model_dump_json()) > MAX_QUEUED_PAYLOAD_BYTES:
+            raise PayloadTooLarge(f"payload is larger than the {MAX_QUEUED_PAYLOAD_BYTES // 1024} KiB that can be queued")
         try:
-            return handler.input_model.model_validate(delivery.payload)
-        except ValidationError as error:
-            raise InvalidPayload.from_pydantic(
-                f"payload does not match the {delivery.trigger_id} input model", error.errors()
-            ) from None
+            self.queue.send(message)
+        except Exception as error:  # any SQS or network failure: refuse rather than lose the event
+            logger.error("could not queue the invocation", extra={**message.log_fields(),
+                                                                  "error_type": type(error).__name__})
+            raise QueueUnavailable() from None
+        logger.info("invocation queued", extra=message.log_fields())
+        mode = delivery.response_mode.value if info.is_request_response else "FIRE_AND_FORGET"
+        return ReceiverResponse(status, {}, info.id, outcome, mode, message.invocation_id)
 
     @staticmethod
     def _run(handler: TriggerHandler, event: BaseModel, context: HandlerContext) -> Any:
-        """Run the user's handler and return its answer as validated JSON-ready data."""
+        """Run the user's handler; its answer (or DEFER) is checked by the caller."""
         try:
             result = handler(event, context)
         except Exception:
             logger.exception("trigger handler raised", extra={"trigger_id": handler.trigger_id})
             raise HandlerFailed() from None
-        return validate_output(handler, result)
-
-
-def validate_output(handler: TriggerHandler, result: Any) -> Any:
-    """Re-validate the handler's answer against its output model before it can leave."""
-    if handler.output_model is None:
-        return None
-    if result is None:
-        if handler.output_optional:
-            return None
-        logger.error("trigger handler returned no answer", extra={"trigger_id": handler.trigger_id})
-        raise InvalidHandlerOutput()
-    # warnings=False: pydantic's serializer warnings quote the offending values (PII) into logs.
-    data = (
-        result.model_dump(mode="json", by_alias=True, warnings=False)
-        if isinstance(result, BaseModel)
-        else result
-    )
-    try:
-        return handler.output_model.model_validate(data).model_dump(mode="json", by_alias=True)
-    except ValidationError as error:
-        fields = [".".join(str(p) for p in e["loc"]) or "(answer)" for e in error.errors()]
-        logger.error(
-            "trigger handler answer fails its model",
-            extra={"trigger_id": handler.trigger_id, "fields": fields},
-        )
-        raise InvalidHandlerOutput() from None
+        if result is DEFER and not context.can_defer:
+            logger.error("trigger handler deferred a delivery that cannot be deferred",
+                         extra={"trigger_id": handler.trigger_id, "mode": context.response_mode.value})
+            raise InvalidHandlerOutput()
+        return result

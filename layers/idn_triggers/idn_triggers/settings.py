@@ -7,7 +7,9 @@ of failing every request later. Nothing else in the library reads `os.environ`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,6 +23,21 @@ def _csv(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+_DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$")
+
+
+def parse_duration(value: Any) -> Any:
+    """ISO-8601 durations as SailPoint writes `responseDeadline` (`PT1H`, `PT30M`, `P1DT2H`)."""
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.match(value.strip().upper())
+    if not match or value.strip().upper() in ("P", "PT"):
+        raise ValueError("must be an ISO-8601 duration such as PT1H")
+    parts = {key: int(number) for key, number in match.groupdict().items() if number}
+    return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0),
+                     seconds=parts.get("s", 0))
 
 
 class EnvSettings(BaseModel):
@@ -49,6 +66,12 @@ class ReceiverSettings(EnvSettings):
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
     extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
     xray_sdk: bool = Field(default=False, alias="XRAY_SDK_SUBSEGMENTS")
+    queue_url: str | None = Field(default=None, alias="WORK_QUEUE_URL")
+    response_deadline: timedelta = Field(default=timedelta(hours=1), alias="RESPONSE_DEADLINE")
+    tenant_api_url: str | None = Field(default=None, alias="TENANT_API_URL")
+    allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
+
+    _deadline = field_validator("response_deadline", mode="before")(parse_duration)
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
 
@@ -74,3 +97,20 @@ class ReceiverSettings(EnvSettings):
 
     def is_enabled(self, trigger_id: str) -> bool:
         return "*" in self.enabled_triggers or trigger_id in self.enabled_triggers
+
+
+class WorkerSettings(EnvSettings):
+    """The worker function's configuration."""
+
+    tenant_api_url: str = Field(alias="TENANT_API_URL", min_length=1)
+    client_secret_id: str = Field(alias="SAILPOINT_CLIENT_SECRET_ID", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
+    dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", min_length=1)
+    max_receive_count: int = Field(default=3, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
+    allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
+    callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60, alias="CALLBACK_TIMEOUT_SECONDS")
+    idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
+    enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
+
+    _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)

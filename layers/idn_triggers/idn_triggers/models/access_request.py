@@ -1,7 +1,8 @@
-"""The two REQUEST_RESPONSE triggers: access request pre-approval and dynamic approver.
+"""Access request triggers: the two REQUEST_RESPONSE ones (pre-approval, dynamic approver) and the
+fire-and-forget decision (post-approval).
 
-Both share one input shape. `requestedFor` is an object in SailPoint's docs and an array of 1-10 in
-the spec; both are accepted and exposed as a list.
+Pre-approval and dynamic approver share one input shape. `requestedFor` is an object in SailPoint's
+docs and an array of 1-10 in the spec; both are accepted and exposed as a list.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from idn_triggers.models.base import SailPointModel, SailPointOutput
+from idn_triggers.models.common import ListOrNull, OneOrMany, Ref
 
 
 def _one_or_many(value: Any) -> Any:
@@ -78,3 +80,53 @@ class DynamicApprover(SailPointOutput):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     type: Literal["IDENTITY", "GOVERNANCE_GROUP"]
+
+
+class ApprovalInfo(SailPointModel):
+    """One approver's decision on a requested item: `approvalDecision` is APPROVED or DENIED."""
+
+    approval_decision: str | None = None
+    approval_comment: str | None = None
+    approver_name: str | None = None
+    approver: Ref | None = None
+
+
+class RequestedItemStatus(SailPointModel):
+    """A requested item with the approvers' decisions. `clientMetadata` is whatever the creator of
+    the access request attached."""
+
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+    operation: str | None = None
+    description: str | None = None
+    comment: str | None = None
+    client_metadata: dict[str, Any] | None = None
+    form: RequestedItemForm | None = None
+    approval_info: ListOrNull[ApprovalInfo]
+
+    @property
+    def denied(self) -> bool:
+        """True when any approver denied the item (one denial is enough to refuse it)."""
+        return any((a.approval_decision or "").upper() == "DENIED" for a in self.approval_info)
+
+
+class AccessRequestPostApproval(SailPointModel):
+    """`idn:access-request-post-approval` (Access Request Decision): approvers decided every item.
+
+    Fire-and-forget and tolerant: only the access request id is required. Fires only when the
+    pre-approval `approver`, if any, is the username of an existing identity (docs).
+    """
+
+    access_request_id: str
+    requested_for: OneOrMany[Ref]
+    requested_items_status: ListOrNull[RequestedItemStatus]
+    requested_by: Ref | None = None
+
+    @property
+    def approved_items(self) -> list[RequestedItemStatus]:
+        return [item for item in self.requested_items_status if not item.denied]
+
+    @property
+    def denied_items(self) -> list[RequestedItemStatus]:
+        return [item for item in self.requested_items_status if item.denied]

@@ -1,0 +1,92 @@
+"""Worker: SQS batch -> for each record, run the handler and complete the invocation at SailPoint.
+
+Records are processed concurrently (Powertools' AsyncBatchProcessor, blocking work in threads), so a
+batch of ten costs about one callback round trip. Failed records are reported individually
+(ReportBatchItemFailures). All logic lives in the layer's `idn_triggers.worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idn_triggers.callback import CallbackClient
+from idn_triggers.handlers import HandlerRegistry
+from idn_triggers.observability import keep_sdk_logs_free_of_secrets
+from idn_triggers.settings import WorkerSettings
+from idn_triggers.tokens import ClientCredentialsTokenProvider, load_client_credentials
+from idn_triggers.worker import Worker
+from trigger_handlers import HANDLER_MODULES
+
+settings = WorkerSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+keep_sdk_logs_free_of_secrets()
+
+idempotency = IdempotencyConfig(
+    event_key_jmespath="idempotency_key", expires_after_seconds=settings.idempotency_seconds
+)
+tokens = ClientCredentialsTokenProvider(
+    settings.tenant_api_url,
+    lambda: load_client_credentials(
+        settings.client_secret_id, lambda name: get_secret(name, transform="json", max_age=300)
+    ),
+)
+worker = Worker(
+    settings,
+    HandlerRegistry(HANDLER_MODULES),
+    CallbackClient(tokens, timeout=settings.callback_timeout_seconds),
+    boto3.client("sqs"),
+    run_once=idempotent_function(
+        data_keyword_argument="message",
+        persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+        config=idempotency,
+    ),
+)
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+def process(record: SQSRecord) -> str:
+    outcome = "retry"
+    try:
+        outcome = worker.process_record(record.raw_event)
+        return outcome
+    finally:
+        trigger = (
+            record.message_attributes["triggerId"].string_value
+            if "triggerId" in record.message_attributes
+            else "unknown"
+        )
+        with single_metric(name="WorkerRecords", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension("TriggerId", trigger or "unknown")
+            metric.add_dimension("Outcome", outcome)
+
+
+async def record_handler(record: SQSRecord) -> str:
+    return await asyncio.to_thread(process, record)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
+    return async_process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,105 @@
+"""Completing a SailPoint invocation: `POST {callbackURL}` with the secret and the output (or error).
+
+Every answer is classified so the worker knows what to do: done, retry later (429, 5xx, timeout),
+or give up (other 4xx, a refused URL). A 401 is answered by one token refresh and one retry.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from idn_triggers.tokens import ClientCredentialsTokenProvider, TokenUnavailable
+
+
+class CallbackOutcome(StrEnum):
+    COMPLETED = "completed"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    outcome: CallbackOutcome
+    reason: str
+    retry_after: float | None = None
+    status: int | None = None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class CallbackClient:
+    """Reuses one HTTP connection pool per container; explicit connect and read timeouts."""
+
+    def __init__(self, tokens: ClientCredentialsTokenProvider, timeout: float = 5.0, pool_size: int = 16) -> None:
+        self.tokens = tokens
+        self.timeout = (min(3.0, timeout), timeout)
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.calls = 0
+
+    def complete(self, callback_url: str, secret: str, *, output: Any = None, error: str | None = None) -> CallbackResult:
+        body: dict[str, Any] = {"secret": secret}
+        if error is not None:
+            body["error"] = error
+        else:
+            body["output"] = output
+        for attempt in range(2):
+            try:
+                token = self.tokens.token()
+            except TokenUnavailable as failure:
+                return CallbackResult(CallbackOutcome.RETRY, f"no access token: {failure}")
+            result = self._post(callback_url, body, token)
+            if result.status == 401 and attempt == 0:
+                self.tokens.invalidate(token)
+                continue
+            return result
+        return CallbackResult(CallbackOutcome.RETRY, "tenant refused two fresh tokens (401)", status=401)
+
+    def _post(self, url: str, body: dict[str, Any], token: str) -> CallbackResult:
+        self.calls += 1
+        try:
+            response = self.session.post(url, json=body, timeout=self.timeout,
+                                         headers={"Authorization": f"Bearer {token}"})
+        except requests.Timeout:
+            return CallbackResult(CallbackOutcome.RETRY, "callback timed out")
+        except requests.RequestException as failure:
+            return CallbackResult(CallbackOutcome.RETRY, f"callback failed ({type(failure).__name__})")
+        status = response.status_code
+        if status in (200, 202, 204):
+            return CallbackResult(CallbackOutcome.COMPLETED, f"HTTP {status}", status=status)
+        if status == 429 or status >= 500 or status == 401:
+            return CallbackResult(CallbackOutcome.RETRY, f"HTTP {status}",
+                                  retry_after_seconds(response.headers.get("Retry-After")), status)
+        return CallbackResult(CallbackOutcome.PERMANENT, f"HTTP {status}: {_detail(response)}", status=status)
+
+
+def _detail(response: requests.Response) -> str:
+    """The tenant's error text (SailPoint's ErrorResponseDto), cut short; never the request."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or ""
+    if isinstance(body, dict):
+        messages = body.get("messages")
+        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+            return str(messages[0].get("text", ""))[:300]
+        return str(body.get("message") or body.get("error") or "")[:300]
+    return ""

@@ -1,0 +1,235 @@
+"""The worker's logic: run the handler for a queued invocation and complete it, losing nothing.
+
+Every record ends in exactly one of three ways:
+- done: handled (and, for request-response, completed at SailPoint), then deleted;
+- retried: the record fails with a visibility delay (backoff, or the tenant's Retry-After); a
+  transient callback failure on the last allowed receive is re-queued as a fresh message instead, so
+  only the deadline ends its retries;
+- dead-lettered: sent to the DLQ with a reason (poison message, deadline passed, callback refused,
+  handler still failing on its last attempt, after completing the invocation with `error`).
+Duplicates of one invocation are absorbed by Powertools idempotency keyed on the invocation id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from idn_triggers.callback import CallbackClient, CallbackOutcome
+from idn_triggers.envelope import ResponseMode, callback_url_problem
+from idn_triggers.errors import TriggerError
+from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry
+from idn_triggers.queue import QueuedInvocation
+from idn_triggers.settings import WorkerSettings
+
+logger = Logger()
+MAX_VISIBILITY_SECONDS = 900
+MAX_DELAY_SECONDS = 900
+
+
+class RetryLater(Exception):
+    """The record must come back after `delay` seconds."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def backoff_seconds(receive_count: int, base: float = 2.0) -> int:
+    """Exponential backoff by receive count: 2, 4, 8, ... capped at 15 minutes."""
+    return int(min(MAX_VISIBILITY_SECONDS, base ** max(1, receive_count)))
+
+
+class Worker:
+    """One per container. `sqs` is a boto3 SQS client; `run_once` wraps the per-invocation work
+    with idempotency (identity when none is configured, e.g. in unit tests)."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        registry: HandlerRegistry,
+        callbacks: CallbackClient,
+        sqs: Any,
+        run_once: Callable[[Callable[..., str]], Callable[..., str]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.callbacks = callbacks
+        self.sqs = sqs
+        self._handle_once = run_once(self._handle) if run_once else self._handle
+
+    # -- per record -----------------------------------------------------------------------
+    def process_record(self, record: dict[str, Any]) -> str:
+        """Handle one SQS record; returns the outcome, raises to have the record retried."""
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            message = QueuedInvocation.model_validate_json(record["body"])
+        except (ValidationError, KeyError, TypeError):
+            self.dead_letter(record, None, "malformed queue message: not a QueuedInvocation v1")
+            return "poison"
+        try:
+            return self._handle_once(message=message, record=record, receive_count=receive_count)
+        except RetryLater as retry:
+            logger.warning(
+                "invocation will be retried",
+                extra={**message.log_fields(), "reason": str(retry), "receive_count": receive_count},
+            )
+            if receive_count >= self.settings.max_receive_count:
+                self.requeue(message, int(retry.delay))  # keep trying until the deadline, not until redrive
+                return "requeued"
+            self.delay(record, retry.delay)
+            raise
+
+    def _handle(self, *, message: QueuedInvocation, record: dict[str, Any], receive_count: int) -> str:
+        fields = message.log_fields()
+        refused = self._refuse(record, message)
+        if refused:
+            return refused
+        handler = self.registry.get(message.trigger_id)
+        if handler is None or not self._enabled(message.trigger_id):
+            return self._give_up(record, message, "no enabled handler for this trigger", "no_handler")
+        try:
+            event = handler.parse_input(message.payload)
+        except TriggerError as error:
+            return self._give_up(record, message, f"invalid payload: {error.details}", "invalid_payload")
+        mode = message.mode or ResponseMode.ASYNC
+        context = HandlerContext(message.trigger_id, mode, message.invocation_id, can_defer=False)
+        try:
+            result = handler(event, context)
+            if result is DEFER:
+                raise RuntimeError("handler deferred in the worker, where no later exists")
+            output = handler.validated_output(result)
+        except Exception as error:
+            logger.exception(
+                "trigger handler failed in the worker", extra={**fields, "receive_count": receive_count}
+            )
+            if receive_count < self.settings.max_receive_count:
+                raise RetryLater(
+                    f"handler failed ({type(error).__name__})", backoff_seconds(receive_count)
+                ) from None
+            return self._give_up(
+                record, message, f"handler failed on all {receive_count} attempts", "handler_failed"
+            )
+        if not message.expects_answer:
+            logger.info("invocation processed", extra=fields)
+            return "processed"
+        return self._complete(record, message, output=output)
+
+    def _refuse(self, record: dict[str, Any], message: QueuedInvocation) -> str | None:
+        """Dead-letter what must not run: a callback URL we will not call, a passed deadline."""
+        if not message.expects_answer:
+            return None
+        assert message.callback_url is not None
+        problem = callback_url_problem(
+            message.callback_url, self.settings.tenant_api_url, self.settings.allow_http_callbacks
+        )
+        if problem:
+            logger.error("callback URL refused", extra={**message.log_fields(), "reason": problem})
+            return self.dead_letter(record, message, f"callback refused: {problem}", "refused")
+        if message.past_deadline():
+            return self.dead_letter(record, message, "response deadline passed before completion", "expired")
+        return None
+
+    def _complete(
+        self,
+        record: dict[str, Any],
+        message: QueuedInvocation,
+        *,
+        output: Any = None,
+        error: str | None = None,
+    ) -> str:
+        assert message.callback_url is not None and message.secret is not None
+        result = self.callbacks.complete(
+            message.callback_url, message.secret.get_secret_value(), output=output, error=error
+        )
+        fields = {**message.log_fields(), "callback": result.reason}
+        if result.outcome is CallbackOutcome.COMPLETED:
+            logger.info(
+                "invocation completed" if error is None else "invocation failed at SailPoint", extra=fields
+            )
+            return "completed" if error is None else "completed_with_error"
+        if result.outcome is CallbackOutcome.PERMANENT:
+            logger.error("SailPoint refused the completion", extra=fields)
+            return self.dead_letter(
+                record, message, f"completion refused: {result.reason}", "callback_rejected"
+            )
+        if message.past_deadline():
+            return self.dead_letter(
+                record, message, f"deadline passed while retrying: {result.reason}", "expired"
+            )
+        raise RetryLater(f"completion failed: {result.reason}", result.retry_after or backoff_seconds(1))
+
+    def _give_up(self, record: dict[str, Any], message: QueuedInvocation, reason: str, outcome: str) -> str:
+        """Fail the invocation at SailPoint now (it would otherwise wait for the deadline), then DLQ."""
+        if message.expects_answer and not message.past_deadline():
+            completed = self._complete_with_error(record, message, reason)
+            if completed != "completed_with_error":
+                return completed
+        return self.dead_letter(record, message, reason, outcome)
+
+    def _complete_with_error(self, record: dict[str, Any], message: QueuedInvocation, reason: str) -> str:
+        try:
+            return self._complete(record, message, error="the receiver could not process this invocation")
+        except RetryLater:
+            return self.dead_letter(
+                record, message, f"{reason}; completing with error also failed", "dead_lettered"
+            )
+
+    def _enabled(self, trigger_id: str) -> bool:
+        return "*" in self.settings.enabled_triggers or trigger_id in self.settings.enabled_triggers
+
+    # -- queue operations -----------------------------------------------------------------
+    def dead_letter(
+        self,
+        record: dict[str, Any],
+        message: QueuedInvocation | None,
+        reason: str,
+        outcome: str = "dead_lettered",
+    ) -> str:
+        """Send the original body to the DLQ with the reason; raises (so the record retries) if that fails."""
+        attributes = {
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "failedAt": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
+            "receiveCount": {
+                "DataType": "Number",
+                "StringValue": str(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
+            },
+        }
+        if message is not None:
+            attributes["triggerId"] = {"DataType": "String", "StringValue": message.trigger_id}
+            attributes["invocationId"] = {"DataType": "String", "StringValue": message.invocation_id}
+        self.sqs.send_message(
+            QueueUrl=self.settings.dead_letter_queue_url,
+            MessageBody=record["body"],
+            MessageAttributes=attributes,
+        )
+        logger.error(
+            "invocation dead-lettered", extra={**(message.log_fields() if message else {}), "reason": reason}
+        )
+        return outcome
+
+    def delay(self, record: dict[str, Any], seconds: float) -> None:
+        """Make the failed record visible again after `seconds` (Retry-After or backoff)."""
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.settings.queue_url,
+                ReceiptHandle=record["receiptHandle"],
+                VisibilityTimeout=int(min(MAX_VISIBILITY_SECONDS, max(0, seconds))),
+            )
+        except Exception as error:  # the queue's own visibility timeout still brings it back
+            logger.warning("could not change message visibility", extra={"error_type": type(error).__name__})
+
+    def requeue(self, message: QueuedInvocation, delay: int) -> None:
+        """A fresh copy with a new receive count; the original record then counts as done."""
+        self.sqs.send_message(
+            QueueUrl=self.settings.queue_url,
+            MessageBody=message.model_dump_json(),
+            DelaySeconds=int(min(MAX_DELAY_SECONDS, max(0, delay))),
+            MessageAttributes={
+                "requeuedAt": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()}
+            },
+        )

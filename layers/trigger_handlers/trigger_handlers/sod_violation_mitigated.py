@@ -1,0 +1,25 @@
+"""SOD violation mitigated: compensating controls apply until their expiration; e.g. schedule a review."""
+
+from __future__ import annotations
+
+from idn_triggers.handlers import trigger_handler
+from idn_triggers.models.sod import SodViolationMitigated
+from idn_triggers.summaries import summarise
+
+
+@trigger_handler("idn:sod-violation-mitigated")
+def on_mitigated(event: SodViolationMitigated) -> None:
+    summarise(
+        "idn:sod-violation-mitigated",
+        "mitigated",
+        "SOD_VIOLATION",
+        event.id,
+        related={"policy": event.policy, "identity": event.target, "owner": event.owner},
+        labels={
+            "level": event.level,
+            "state": event.state,
+            "expires": event.expiration.isoformat() if event.expiration else None,
+        },
+        counts={"applied_controls": len(event.applied_controls)},
+        level="INFO",
+    )

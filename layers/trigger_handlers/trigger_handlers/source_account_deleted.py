@@ -1,0 +1,19 @@
+"""Source account deleted (deprecated trigger: prefer idn:account-deleted); kept for tenants that still send it."""
+
+from __future__ import annotations
+
+from idn_triggers.handlers import trigger_handler
+from idn_triggers.models.account import SourceAccountDeleted
+from idn_triggers.summaries import summarise
+
+
+@trigger_handler("idn:source-account-deleted")
+def on_source_account_deleted(event: SourceAccountDeleted) -> None:
+    summarise(
+        "idn:source-account-deleted",
+        "deleted",
+        "ACCOUNT",
+        event.id,
+        related={"source": event.source_id, "identity": event.identity_id},
+        counts={"attributes": len(event.attributes)},
+    )

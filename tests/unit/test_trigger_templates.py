@@ -1,0 +1,288 @@
+"""Every trigger's handler template: registered, typed with the catalogue's model, and logging a
+summary that identifies the event without any of its personal data."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+
+from idn_triggers.catalogue import known_triggers, trigger_document
+from idn_triggers.envelope import ResponseMode
+from idn_triggers.handlers import HandlerContext, HandlerRegistry, TriggerHandler
+from idn_triggers.models.common import Ref
+from idn_triggers.summaries import EventSummary, summarise
+from tests.support import ROOT
+from trigger_handlers import HANDLER_MODULES, outlier_detected
+from trigger_handlers import access_request_dynamic_approver as dynamic
+from trigger_handlers import access_request_pre_approval as pre
+
+TRIGGERS = sorted(known_triggers())
+FIRE_AND_FORGET = [t for t in TRIGGERS if not known_triggers()[t].is_request_response]
+REGISTRY = HandlerRegistry(HANDLER_MODULES)
+EXAMPLES = [
+    (trigger_id, key)
+    for trigger_id in FIRE_AND_FORGET
+    for key in ("exampleInput", "exampleInputFromSpecSchema")
+    if isinstance(trigger_document(trigger_id).get(key), dict)
+]
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """What the handlers log, once per line (the shared `captured_logs` also copies root's lines)."""
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    Logger()  # configure the service logger first: its first set-up replaces existing handlers
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LambdaPowertoolsFormatter())
+    service = logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"])
+    service.addHandler(handler)
+    yield stream
+    service.removeHandler(handler)
+
+
+def handler(trigger_id: str) -> TriggerHandler:
+    found = REGISTRY.get(trigger_id)
+    assert found is not None
+    return found
+
+
+def run(trigger_id: str, data: dict[str, Any]) -> Any:
+    found = handler(trigger_id)
+    return found(found.input_model.model_validate(data), HandlerContext(trigger_id, ResponseMode.SYNC))
+
+
+def summaries(logs: io.StringIO) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("message") == "trigger event summary"]
+
+
+def example(trigger_id: str, key: str = "exampleInput") -> dict[str, Any]:
+    return copy.deepcopy(trigger_document(trigger_id)[key])
+
+
+# --- registration -------------------------------------------------------------------------------
+
+
+def test_every_catalogue_trigger_has_a_template_and_nothing_else_is_registered() -> None:
+    assert set(HANDLER_MODULES) == set(TRIGGERS)
+    for trigger_id, module in HANDLER_MODULES.items():
+        assert module == "trigger_handlers." + trigger_id.removeprefix("idn:").replace("-", "_")
+        assert (ROOT / "layers" / "trigger_handlers" / (module.replace(".", "/") + ".py")).is_file()
+
+
+@pytest.mark.parametrize("trigger_id", TRIGGERS)
+def test_template_is_typed_with_the_catalogue_models(trigger_id: str) -> None:
+    info = known_triggers()[trigger_id]
+    found = handler(trigger_id)
+    assert found.input_model is info.load_input_model()
+    assert found.output_model is info.load_output_model()
+
+
+# --- fire-and-forget templates ------------------------------------------------------------------
+
+# Keys whose values are personal or sensitive: names, emails, free text, native ids (DNs), URLs.
+PII_KEYS = frozenset(
+    {
+        "name", "displayName", "identityDisplayName", "identityName", "ownerName", "approverName",
+        "email", "ownerEmail", "alias", "comment", "comments", "approvalComment", "description",
+        "message", "errorMessage", "errors", "warnings", "nativeIdentity", "nativeIdentifier",
+        "accountId", "value", "sourceName", "sources", "signedS3Url", "query", "searchName",
+        "fileName", "businessApplication", "provisioningTarget",
+    }
+)  # fmt: skip
+# Subtrees that are attribute values or form answers.
+PII_SUBTREES = frozenset(
+    {"attributes", "formData", "oldValue", "newValue", "addedValues", "removedValues", "attributeValue"}
+)
+# In these lists `name` is an attribute's name, which summaries may log.
+ATTRIBUTE_NAME_LISTS = frozenset({"singleValueAttributeChanges", "multiValueAttributeChanges"})
+
+
+def strings(node: Any, key: str = "", in_list: str = "", pii: bool = False) -> Iterator[tuple[str, bool]]:
+    """(string value, is personal data) for every string in a payload."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from strings(k, "", "", False)
+            sensitive = k in PII_SUBTREES or (k in PII_KEYS and not (k == "name" and in_list))
+            yield from strings(v, k, "", pii or sensitive)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item, key, key if key in ATTRIBUTE_NAME_LISTS else "", pii)
+    elif isinstance(node, str):
+        yield node, pii
+
+
+def personal_strings(data: dict[str, Any]) -> set[str]:
+    found = list(strings(data))
+    public = {value for value, pii in found if not pii}
+    # Short strings and "true"/"false" would match unrelated log text (JSON booleans, ids).
+    common = {"true", "false"}
+    return {v for v, pii in found if pii and v not in public and len(v) >= 4 and v.lower() not in common}
+
+
+def test_personal_strings_finds_names_values_and_urls_but_not_ids() -> None:
+    found = personal_strings(example("idn:account-updated"))
+    assert {"john.doe@gmail.com", "John Doe", "CN=John Doe,OU=Users,DC=acme,DC=com", "Admin group"} <= found
+    assert not {"acc-789", "ACCOUNT_UPDATED_V2", "memberOf", "email"} & found
+
+
+@pytest.mark.parametrize(("trigger_id", "key"), EXAMPLES)
+def test_template_logs_one_pii_free_summary_of_the_event(
+    trigger_id: str, key: str, logs: io.StringIO
+) -> None:
+    data = example(trigger_id, key)
+    assert run(trigger_id, data) is None
+    [line] = summaries(logs)
+    summary = line["summary"]
+    assert summary["trigger_id"] == trigger_id
+    ids = {value for value, _ in strings(data)}
+    assert summary["subject"]["id"] is None or summary["subject"]["id"] in ids
+    text = logs.getvalue()
+    leaked = sorted(s for s in personal_strings(data) if s in text)
+    assert leaked == []
+
+
+def test_aggregation_failure_is_a_warning(logs: io.StringIO) -> None:
+    data = example("idn:account-aggregation-completed", "exampleInputFromSpecSchema")
+    data.update(status="Failed", errors=None)
+    run("idn:account-aggregation-completed", data)
+    data.update(status="Success")
+    run("idn:account-aggregation-completed", data)
+    assert [line["level"] for line in summaries(logs)] == ["WARNING", "INFO"]
+
+
+def test_post_approval_outcome_counts_denied_items(logs: io.StringIO) -> None:
+    data = example("idn:access-request-post-approval")
+    approved = data["requestedItemsStatus"][0]
+    denied = copy.deepcopy(approved) | {"id": "item-2", "approvalInfo": [{"approvalDecision": "DENIED"}]}
+    data["requestedItemsStatus"].append(denied)
+    run("idn:access-request-post-approval", data)
+    [line] = summaries(logs)
+    assert line["summary"]["labels"] == {"outcome": "PARTIALLY_APPROVED"}
+    assert line["summary"]["counts"]["denied_items"] == 1
+
+
+@pytest.mark.parametrize(("attribute", "mover"), [("department", True), ("phone", False)])
+def test_identity_change_flags_movers(attribute: str, mover: bool, logs: io.StringIO) -> None:
+    data = example("idn:identity-attributes-changed")
+    data["changes"][0]["attribute"] = attribute
+    run("idn:identity-attributes-changed", data)
+    [line] = summaries(logs)
+    assert line["summary"]["labels"]["mover"] is mover
+    assert line["summary"]["attributes"] == [attribute]
+
+
+@pytest.mark.parametrize(("threshold", "level"), [("0.9", "INFO"), ("0.5", "WARNING")])
+def test_outlier_alert_score_is_configurable(
+    threshold: str, level: str, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+) -> None:
+    monkeypatch.setenv("OUTLIER_ALERT_SCORE", threshold)
+    outlier_detected.settings.cache_clear()
+    run("idn:outlier-detected", example("idn:outlier-detected"))  # score 0.82
+    outlier_detected.settings.cache_clear()
+    assert [line["level"] for line in summaries(logs)] == [level]
+
+
+def test_native_change_granting_entitlements_is_a_warning(logs: io.StringIO) -> None:
+    data = example("idn:native-change-account-updated")
+    run("idn:native-change-account-updated", data)
+    for change in data["entitlementChanges"]:
+        change["added"] = []
+    run("idn:native-change-account-updated", data)
+    assert [line["level"] for line in summaries(logs)] == ["WARNING", "INFO"]
+
+
+def test_va_cluster_going_down_is_a_warning(logs: io.StringIO) -> None:
+    data = example("idn:va-cluster-status-change")
+    data["healthCheckResult"]["status"] = "Failed"
+    run("idn:va-cluster-status-change", data)
+    [line] = summaries(logs)
+    assert (line["level"], line["summary"]["operation"]) == ("WARNING", "degraded")
+
+
+def test_saved_search_never_logs_its_download_link(logs: io.StringIO) -> None:
+    data = example("idn:saved-search-complete")
+    run("idn:saved-search-complete", data)
+    assert "X-Amz-Signature" not in logs.getvalue()
+    assert summaries(logs)[0]["summary"]["counts"] == {"Account": 3, "Entitlement": 2, "Identity": 2}
+
+
+# --- the summary helper -------------------------------------------------------------------------
+
+
+def test_summary_leaves_out_empty_parts_and_repeats_no_attribute() -> None:
+    summary = EventSummary("idn:x", "updated", "IDENTITY", "id-1", attributes=("a",))
+    assert summary.as_dict() == {
+        "trigger_id": "idn:x",
+        "operation": "updated",
+        "subject": {"type": "IDENTITY", "id": "id-1"},
+        "attributes": ["a"],
+    }
+
+
+def test_related_references_are_logged_by_id_only(logs: io.StringIO) -> None:
+    source = Ref(id="s-1", type="SOURCE", name="Corporate Directory")
+    summary = summarise("idn:x", "updated", "ACCOUNT", "a-1", related={"source": source, "identity": None})
+    assert summary.related == {"source": "s-1", "identity": None}
+    assert "Corporate Directory" not in logs.getvalue()
+
+
+def test_summarise_logs_at_the_callers_location(logs: io.StringIO) -> None:
+    returned = summarise("idn:x", "deleted", "SOURCE", "s-1", attributes=["b", "a", "b"], level="WARNING")
+    [line] = summaries(logs)
+    assert line["level"] == "WARNING" and line["summary"] == returned.as_dict()
+    assert returned.attributes == ("b", "a")
+    assert line["location"].startswith("test_summarise_logs_at_the_callers_location")
+
+
+# --- request-response templates -----------------------------------------------------------------
+
+PRE, DYN = "idn:access-request-pre-approval", "idn:access-request-dynamic-approver"
+RR_CASES = [
+    (PRE, {}),
+    (PRE, {"PREAPPROVAL_DENIED_ITEMS": "Engineering Access"}),
+    (DYN, {}),
+    (DYN, {"DYNAMIC_APPROVER_RULES": '{"*": {"id": "g-1", "name": "Owners", "type": "GOVERNANCE_GROUP"}}'}),
+]
+
+
+@pytest.mark.parametrize("key", ["exampleInput", "exampleInputFromSpecSchema"])
+@pytest.mark.parametrize(("trigger_id", "env"), RR_CASES)
+def test_request_response_answers_validate_against_the_output_schema(
+    trigger_id: str, env: dict[str, str], key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pre.settings.cache_clear()
+    dynamic.settings.cache_clear()
+    answer = run(trigger_id, example(trigger_id, key))
+    pre.settings.cache_clear()
+    dynamic.settings.cache_clear()
+    # What SailPoint receives: the answer as JSON, or null for "no approver".
+    sent = None if answer is None else answer.model_dump(mode="json", by_alias=True)
+    jsonschema.validate(sent, trigger_document(trigger_id)["outputSchema"])
+    assert (sent is None) == (trigger_id == DYN and not env)
+
+
+def test_templates_import_only_the_library_and_their_model() -> None:
+    # A template is a starting point: it must not drag in other triggers' models or handlers.
+    for module_name in HANDLER_MODULES.values():
+        module = importlib.import_module(module_name)
+        imported = {
+            value.__module__
+            for value in vars(module).values()
+            if isinstance(value, type) and value.__module__.startswith("idn_triggers.models")
+        }
+        assert len(imported) <= 1, (module_name, imported)
