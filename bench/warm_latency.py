@@ -1,5 +1,8 @@
-"""Warm, in-process latency of the receiver's Lambda handler, against a handler that only parses
-the JSON body and returns a fixed answer (the floor any receiver pays), measured in the same run.
+"""Warm, in-process latency of the receiver's Lambda handler for every mode, against a handler that
+only parses the JSON body and returns a fixed answer (the floor any receiver pays), in the same run.
+
+Paths that queue (ASYNC, DYNAMIC deferred, fire-and-forget) include one SQS SendMessage to moto's
+server in its own process over loopback HTTP; AWS's SQS typically answers in a few milliseconds.
 
     python bench/warm_latency.py [--iterations N]
 """
@@ -18,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_ENV, ROOT, record, summary, table
+from common import BENCH_ENV, ROOT, record, start_moto, summary, table
+
+TENANT = "https://acme.api.identitynow.com"
 
 
 class Context:
@@ -59,22 +64,79 @@ def quiet() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the run
 
 
+class NullQueue:
+    """Accepts messages without sending them: isolates the receiver's own cost."""
+
+    def send(self, message: Any) -> str:
+        message.model_dump_json()  # the serialisation stays in the measurement
+        return "null"
+
+
+def with_body(event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    return {**event, "body": json.dumps(body)}
+
+
+def mode_events() -> dict[str, dict[str, Any]]:
+    """One API Gateway event per path through the receiver."""
+    sync = json.loads((ROOT / "events" / "api" / "pre-approval.sync.bearer.json").read_text())
+    example = json.loads(sync["body"])
+    quick = json.loads(sync["body"])
+    quick["requestedItems"][0]["name"] = "Read-only Access"  # not under review: answered now
+    metadata = {
+        "callbackURL": f"{TENANT}/trigger-invocations/v1/0f5b9f6e/complete",
+        "secret": "bench-secret",
+        "triggerId": "idn:access-request-pre-approval",
+        "triggerType": "requestResponse",
+    }
+    fire = json.loads((ROOT / "events" / "api" / "identity-created.json").read_text())
+    return {
+        "SYNC pre-approval": with_body(sync, quick),
+        "ASYNC ack": with_body(sync, {**example, "_metadata": {**metadata, "responseMode": "async"}}),
+        "DYNAMIC answered now": with_body(
+            sync, {**quick, "_metadata": {**metadata, "responseMode": "dynamic"}}
+        ),
+        "DYNAMIC deferred (202)": with_body(
+            sync, {**example, "_metadata": {**metadata, "responseMode": "dynamic"}}
+        ),
+        "fire-and-forget ack": fire,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--iterations", type=int, default=2000)
     args = parser.parse_args(argv)
     os.environ.update(BENCH_ENV)
+    moto, endpoint = start_moto()
+    import boto3
+
+    queue = boto3.client("sqs", endpoint_url=endpoint).create_queue(QueueName="bench-receiver")["QueueUrl"]
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "WORK_QUEUE_URL": queue,
+            "TENANT_API_URL": TENANT,
+            "PREAPPROVAL_REVIEW_ITEMS": "Engineering Access",
+        }
+    )
     real_stdout = sys.stdout
     quiet()
-    receiver = runpy.run_path(str(ROOT / "functions" / "receiver" / "app.py"), run_name="receiver_app")[
-        "lambda_handler"
-    ]
-    event = json.loads((ROOT / "events" / "api" / "pre-approval.sync.bearer.json").read_text())
-    runs = {
-        "JSON-only baseline": measure(json_only_handler, event, args.iterations),
-        "SYNC pre-approval (receiver)": measure(receiver, event, args.iterations),
-    }
-    sys.stdout = real_stdout
+    try:
+        app = runpy.run_path(str(ROOT / "functions" / "receiver" / "app.py"), run_name="receiver_app")
+        receiver = app["lambda_handler"]
+        events = mode_events()
+        runs = {
+            "JSON-only baseline": measure(json_only_handler, events["SYNC pre-approval"], args.iterations)
+        }
+        for name, event in events.items():
+            runs[name] = measure(receiver, event, args.iterations)
+        app["receiver"].queue = NullQueue()  # the same paths without the SQS round trip
+        for name in ("ASYNC ack", "DYNAMIC deferred (202)", "fire-and-forget ack"):
+            runs[f"{name}, no SQS send"] = measure(receiver, events[name], args.iterations)
+    finally:
+        sys.stdout = real_stdout
+        moto.terminate()
+        moto.wait(timeout=10)
     base = statistics.median(runs["JSON-only baseline"])
     rows = [("path", "p50 ms", "p99 ms", "IQR ms", "x baseline")]
     figures: dict[str, Any] = {}
@@ -86,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             (name, f"{stats['median']:.3f}", f"{stats['p99']:.3f}", f"{stats['iqr']:.3f}", f"{ratio:.1f}")
         )
     print(
-        f"Warm in-process latency, {args.iterations} invocations each (NO_AUTH, logs and metrics to /dev/null)"
+        f"Warm in-process latency, {args.iterations} invocations each (NO_AUTH, logs and metrics to /dev/null; "
+        "queued paths include an SQS send to moto's server unless marked)"
     )
     print(table(rows))
     record("warm_latency", figures)

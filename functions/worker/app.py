@@ -8,6 +8,7 @@ batch of ten costs about one callback round trip. Failed records are reported in
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -60,7 +61,9 @@ worker = Worker(
         config=idempotency,
     ),
 )
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all fail: the same retry, without a Lambda error.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+RECORD_THREADS = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="record")
 
 
 def process(record: SQSRecord) -> str:
@@ -80,7 +83,8 @@ def process(record: SQSRecord) -> str:
 
 
 async def record_handler(record: SQSRecord) -> str:
-    return await asyncio.to_thread(process, record)
+    # A pool as wide as a batch: the default one (cpu count + 4) would run a batch of 10 in two waves.
+    return await asyncio.get_running_loop().run_in_executor(RECORD_THREADS, process, record)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -54,6 +54,7 @@ def routes_for(functions: dict[str, LocalFunction]) -> list[Route]:
 class ApiGateway(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default backlog of 5 refuses bursts of concurrent senders
 
     def __init__(self, address: tuple[str, int], routes: list[Route], stage: str) -> None:
         super().__init__(address, _Handler)

@@ -17,8 +17,9 @@ from tests.support import ROOT
     ("script", "args", "expected"),
     [
         ("cold_import.py", ["--runs", "2"], "functions/receiver"),
-        ("warm_latency.py", ["--iterations", "20"], "SYNC pre-approval"),
+        ("warm_latency.py", ["--iterations", "20"], "DYNAMIC deferred (202)"),
         ("local_mode.py", ["--starts", "1", "--requests", "5"], "through local HTTP stack"),
+        ("worker_batch.py", ["--batches", "1", "--callback-ms", "5"], "idempotency on (moto)"),
     ],
 )
 def test_bench_script_prints_its_table(script: str, args: list[str], expected: str) -> None:

@@ -20,13 +20,17 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 GLOBALS: dict[str, Any] = TEMPLATE["Globals"]["Function"]
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 LAMBDA_PYTHON_RUNTIMES = {"python3.12", "python3.13"}  # what this project's code and venv support
-# Settings models whose aliases are the environment variables a function may be given.
+# The settings model of each function; handler templates' settings models apply to every function
+# that runs handlers (both do).
 SETTINGS_MODELS = {
-    "ReceiverFunction": [
-        "idn_triggers.settings:ReceiverSettings",
-        "trigger_handlers.access_request_pre_approval:PreApprovalSettings",
-        "trigger_handlers.access_request_dynamic_approver:DynamicApproverSettings",
-    ],
+    "ReceiverFunction": "idn_triggers.settings:ReceiverSettings",
+    "WorkerFunction": "idn_triggers.settings:WorkerSettings",
+}
+RUNTIME_VARIABLES = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_LOGGER_LOG_EVENT",
 }
 
 
@@ -79,7 +83,13 @@ def test_function_code_and_handlers_exist() -> None:
         source = ROOT / properties["CodeUri"] / f"{module}.py"
         tree = ast.parse(source.read_text())
         defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-        defined |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+        defined |= {
+            t.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
         assert attribute in defined
 
 
@@ -140,15 +150,96 @@ def test_policies_are_least_privilege(name: str) -> None:
             assert all(isinstance(v, dict) and ("Ref" in v or "Fn::GetAtt" in v) for v in arguments.values())
 
 
+def _aliases(model: type[Any]) -> set[str]:
+    return {field.alias for field in model.model_fields.values() if field.alias}
+
+
+def _handler_settings_aliases() -> set[str]:
+    from idn_triggers.settings import EnvSettings
+    from trigger_handlers import HANDLER_MODULES
+
+    aliases: set[str] = set()
+    for module_name in set(HANDLER_MODULES.values()):
+        module = importlib.import_module(module_name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, EnvSettings) and value is not EnvSettings:
+                aliases |= _aliases(value)
+    return aliases
+
+
 @pytest.mark.parametrize("name", sorted(SETTINGS_MODELS))
 def test_every_environment_variable_is_read_by_a_settings_model(name: str) -> None:
-    aliases: set[str] = set()
-    for dotted in SETTINGS_MODELS[name]:
-        module, _, attribute = dotted.partition(":")
-        model = getattr(importlib.import_module(module), attribute)
-        aliases |= {field.alias for field in model.model_fields.values() if field.alias}
-    variables = set(FUNCTIONS[name]["Properties"]["Environment"]["Variables"])
-    assert variables <= aliases, f"set but never read: {variables - aliases}"
+    module, _, attribute = SETTINGS_MODELS[name].partition(":")
+    readers = _aliases(getattr(importlib.import_module(module), attribute)) | _handler_settings_aliases()
+    variables = set(GLOBALS["Environment"]["Variables"]) | set(
+        FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+    )
+    unread = variables - readers - RUNTIME_VARIABLES
+    assert not unread, f"set but never read: {unread}"
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_MODELS))
+def test_every_required_setting_is_provided(name: str) -> None:
+    module, _, attribute = SETTINGS_MODELS[name].partition(":")
+    model = getattr(importlib.import_module(module), attribute)
+    required = {field.alias for field in model.model_fields.values() if field.is_required()}
+    variables = set(GLOBALS["Environment"]["Variables"]) | set(
+        FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+    )
+    assert required <= variables, f"missing: {required - variables}"
+
+
+def test_worker_reads_the_queue_with_partial_batch_failures() -> None:
+    [event] = FUNCTIONS["WorkerFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["BatchSize"] == {"Ref": "WorkerBatchSize"}
+    assert event["Properties"]["MaximumBatchingWindowInSeconds"] >= 1
+
+
+def test_visibility_timeout_is_at_least_six_times_the_worker_timeout() -> None:
+    timeout = FUNCTIONS["WorkerFunction"]["Properties"].get("Timeout", GLOBALS["Timeout"])
+    assert RESOURCES["WorkQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_failures_end_in_an_encrypted_dead_letter_queue_kept_14_days() -> None:
+    queue, dlq = RESOURCES["WorkQueue"]["Properties"], RESOURCES["DeadLetterQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    assert TEMPLATE["Parameters"]["MaxReceiveCount"]["MaxValue"] <= 10
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True  # secrets at rest
+    worker_env = FUNCTIONS["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert worker_env["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}  # the worker knows its last attempt
+
+
+def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]) for a in alarms}
+    assert ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue") in watched
+    assert ("ApproximateAgeOfOldestMessage", "WorkQueue") in watched
+
+
+def test_idempotency_table_has_ttl_and_the_powertools_key() -> None:
+    table = RESOURCES["IdempotencyTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_receiver_may_only_send_to_the_work_queue() -> None:
+    policies = FUNCTIONS["ReceiverFunction"]["Properties"]["Policies"]
+    sends = [p["SQSSendMessagePolicy"]["QueueName"] for p in policies if "SQSSendMessagePolicy" in p]
+    assert sends == [{"Fn::GetAtt": ["WorkQueue", "QueueName"]}]
+
+
+def test_client_credentials_are_no_echo_and_only_in_a_secret() -> None:
+    for name in ("SailPointClientId", "SailPointClientSecret"):
+        assert TEMPLATE["Parameters"][name]["NoEcho"] is True
+    worker_env = FUNCTIONS["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert worker_env["SAILPOINT_CLIENT_SECRET_ID"] == {"Ref": "SailPointClientCredentials"}
+    assert not any("SailPointClientSecret" in str(v) for v in GLOBALS["Environment"]["Variables"].values())
 
 
 def test_outputs_give_the_webhook_url_and_secret() -> None:
@@ -162,7 +253,9 @@ def _tool(name: str) -> str:
 
 
 def test_cfn_lint_passes() -> None:
-    result = subprocess.run([_tool("cfn-lint"), str(ROOT / "template.yaml")], check=False, capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool("cfn-lint"), str(ROOT / "template.yaml")], check=False, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

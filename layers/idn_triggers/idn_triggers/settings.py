@@ -111,6 +111,7 @@ class WorkerSettings(EnvSettings):
     allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
     callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60, alias="CALLBACK_TIMEOUT_SECONDS")
     idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
+    max_concurrency: int = Field(default=10, ge=1, le=100, alias="WORKER_CONCURRENCY")
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)

@@ -531,6 +531,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     """Threading server that can close its keep-alive connections on shutdown."""
 
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 refuses a worker batch's concurrent completions
 
     def __init__(self, address: tuple[str, int], api: Api) -> None:
         self.api = api
