@@ -20,7 +20,7 @@ from idn_local.api import ApiGateway, routes_for
 from idn_local.functions import LocalFunction, load_functions
 from idn_local.resources import LocalResources, _boto
 from idn_local.sources import ScheduleTimer, SqsPoller
-from idn_local.stack import REGION, Stack
+from idn_local.stack import REGION, Stack, load_template
 from idn_local.tenant import TenantClient, TenantError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,17 +187,19 @@ class LocalRunner:
 
     def _start_stack(self) -> None:
         assert self.tenant is not None
-        overrides = {
+        wired = {  # what local mode knows, for the parameters the template declares
             "InboundAuthType": self.options.auth.type,
             "TenantApiUrl": self.tenant.base_url,
             "SailPointClientId": self.client_id,
             "SailPointClientSecret": self.client_secret,
-            **self.options.parameter_overrides,
         }
-        if self.tenant.base_url.startswith("http://"):
-            overrides.setdefault("AllowHttpCallbacks", "true")  # the simulator speaks plain HTTP
         if self.options.auth.type == "NO_AUTH":
-            overrides.setdefault("AllowUnauthenticated", "true")
+            wired["AllowUnauthenticated"] = "true"
+        if self.tenant.base_url.startswith("http://"):
+            wired["AllowHttpCallbacks"] = "true"  # the simulator speaks plain HTTP
+        declared = load_template(self.options.template).get("Parameters", {})
+        overrides = {key: value for key, value in wired.items() if key in declared}
+        overrides.update(self.options.parameter_overrides)
         self.stack = Stack(self.options.template, overrides)
         LocalResources(self.stack, self.aws_endpoint).provision()
         self._store_inbound_credential()
