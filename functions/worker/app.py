@@ -25,14 +25,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.callback import CallbackClient
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.settings import WorkerSettings
-from idn_triggers.tokens import ClientCredentialsTokenProvider, load_client_credentials
+from idn_triggers.token_store import provider_from_settings
 from idn_triggers.worker import Worker
 from trigger_handlers import HANDLER_MODULES
 
@@ -44,12 +43,7 @@ keep_sdk_logs_free_of_secrets()
 idempotency = IdempotencyConfig(
     event_key_jmespath="idempotency_key", expires_after_seconds=settings.idempotency_seconds
 )
-tokens = ClientCredentialsTokenProvider(
-    settings.tenant_api_url,
-    lambda: load_client_credentials(
-        settings.client_secret_id, lambda name: get_secret(name, transform="json", max_age=300)
-    ),
-)
+tokens = provider_from_settings(settings)  # the refresher's stored token; a grant only as fallback
 worker = Worker(
     settings,
     HandlerRegistry(HANDLER_MODULES),

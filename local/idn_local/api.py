@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,6 +61,8 @@ class ApiGateway(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.routes = routes
         self.stage = stage
+        # Local-only operator actions at POST /_local/<name> (no such path exists in AWS).
+        self.admin_actions: dict[str, Callable[[], Any]] = {}
         self._thread: threading.Thread | None = None
 
     @property
@@ -118,6 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(HTTPStatus.BAD_REQUEST, {"message": "Invalid Content-Length"})
             return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
         body = self.rfile.read(length) if length else None
+        if path.startswith("/_local/") and self.command == "POST":
+            return self._admin(path.removeprefix("/_local/"))
         for route in self.server.routes:
             match = route.pattern.match(path)
             if match and route.method in (self.command, "ANY"):
@@ -134,6 +139,17 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return self._invoke(route.function, event)
         return self._reply(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
+
+    def _admin(self, name: str) -> int:
+        action = self.server.admin_actions.get(name)
+        if action is None:
+            return self._reply(HTTPStatus.NOT_FOUND, {"message": f"no local action {name!r}"})
+        try:
+            result = action()
+        except Exception as error:
+            log.exception("local action %s failed", name)
+            return self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": f"{name} failed: {error}"})
+        return self._reply(HTTPStatus.OK, result if isinstance(result, dict) else {})
 
     def _invoke(self, function: LocalFunction, event: dict[str, Any]) -> int:
         try:

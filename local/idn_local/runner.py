@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,7 @@ class LocalRunner:
     def start(self) -> LocalRunner:
         self._saved_environ = dict(os.environ)  # functions read the environment; give it back on stop
         try:
+            self._bind_api()  # first: a busy port fails fast, and the stack needs the webhook URL
             self._start_aws()
             self._start_tenant()
             self._start_stack()
@@ -187,11 +189,14 @@ class LocalRunner:
 
     def _start_stack(self) -> None:
         assert self.tenant is not None
+        assert self.api is not None
         wired = {  # what local mode knows, for the parameters the template declares
             "InboundAuthType": self.options.auth.type,
             "TenantApiUrl": self.tenant.base_url,
             "SailPointClientId": self.client_id,
             "SailPointClientSecret": self.client_secret,
+            "PublicWebhookBaseUrl": f"{self.api.url}/triggers/",
+            "InboundSecretCacheSeconds": "2",  # local rotations need not wait a minute
         }
         if self.options.auth.type == "NO_AUTH":
             wired["AllowUnauthenticated"] = "true"
@@ -216,19 +221,42 @@ class LocalRunner:
             SecretId=secret_id, SecretString=json.dumps(self.options.auth.secret_value())
         )
 
-    def _start_api(self) -> None:
-        assert self.stack is not None
-        routes = routes_for(self.functions)
+    def _bind_api(self) -> None:
         try:
-            self.api = ApiGateway(
-                (self.options.host, self.options.port), routes, self.stack.parameters.get("StageName", "v1")
-            )
+            self.api = ApiGateway((self.options.host, self.options.port), [], "v1")
         except OSError as error:
             raise LocalModeError(
                 f"cannot listen on {self.options.host}:{self.options.port}: {error.strerror}"
             ) from None
+        self.api.admin_actions["rotate-inbound-credential"] = self.rotate_inbound_credential
+
+    def _start_api(self) -> None:
+        assert self.stack is not None and self.api is not None
+        self.api.routes = routes_for(self.functions)
+        self.api.stage = self.stack.parameters.get("StageName", "v1")
         self.api.start()
         log.info("Receiver API on %s (POST /triggers/{triggerId})", self.api.url)
+
+    def rotate_inbound_credential(self) -> dict[str, str]:
+        """Run the template's rotation function through Secrets Manager's four steps, as a
+        RotationSchedule would; returns the new version id."""
+        assert self.stack is not None
+        schedules = [
+            r["Properties"]
+            for r in self.stack.resources.values()
+            if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+        ]
+        if not schedules or self.options.auth.type == "NO_AUTH":
+            raise LocalModeError("nothing to rotate: the template has no rotation schedule or auth is none")
+        function_name = schedules[0]["RotationLambdaARN"]["Fn::GetAtt"][0]
+        secret_id = str(self.stack.resolve(schedules[0]["SecretId"]))
+        version = str(uuid.uuid4())
+        for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+            self.functions[function_name].invoke(
+                {"Step": step, "SecretId": secret_id, "ClientRequestToken": version}
+            )
+        log.info("inbound credential rotated (version %s)", version)
+        return {"versionId": version}
 
     def _start_event_sources(self) -> None:
         """SQS pollers and schedule timers for the functions' SQS and Schedule events."""

@@ -25,7 +25,10 @@ LAMBDA_PYTHON_RUNTIMES = {"python3.12", "python3.13"}  # what this project's cod
 SETTINGS_MODELS = {
     "ReceiverFunction": "idn_triggers.settings:ReceiverSettings",
     "WorkerFunction": "idn_triggers.settings:WorkerSettings",
+    "TokenRefresherFunction": "idn_triggers.settings:TokenRefresherSettings",
+    "CredentialRotatorFunction": "idn_triggers.settings:RotatorSettings",
 }
+HANDLER_RUNNERS = {"ReceiverFunction", "WorkerFunction"}  # functions that import trigger_handlers
 RUNTIME_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -170,7 +173,9 @@ def _handler_settings_aliases() -> set[str]:
 @pytest.mark.parametrize("name", sorted(SETTINGS_MODELS))
 def test_every_environment_variable_is_read_by_a_settings_model(name: str) -> None:
     module, _, attribute = SETTINGS_MODELS[name].partition(":")
-    readers = _aliases(getattr(importlib.import_module(module), attribute)) | _handler_settings_aliases()
+    readers = _aliases(getattr(importlib.import_module(module), attribute))
+    if name in HANDLER_RUNNERS:
+        readers |= _handler_settings_aliases()
     variables = set(GLOBALS["Environment"]["Variables"]) | set(
         FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
     )
@@ -216,9 +221,13 @@ def test_failures_end_in_an_encrypted_dead_letter_queue_kept_14_days() -> None:
 
 def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
     alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]) for a in alarms}
+    dimension = [a["Dimensions"][0]["Value"] for a in alarms]
+    watched = {
+        (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0]) for a, d in zip(alarms, dimension, strict=True)
+    }
     assert ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue") in watched
     assert ("ApproximateAgeOfOldestMessage", "WorkQueue") in watched
+    assert ("Errors", "TokenRefresherFunction") in watched
 
 
 def test_idempotency_table_has_ttl_and_the_powertools_key() -> None:
@@ -234,6 +243,53 @@ def test_receiver_may_only_send_to_the_work_queue() -> None:
     assert sends == [{"Fn::GetAtt": ["WorkQueue", "QueueName"]}]
 
 
+def test_the_token_refresher_runs_well_inside_the_token_lifetime_and_fails_loudly() -> None:
+    [event] = FUNCTIONS["TokenRefresherFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == {"Fn::Sub": "rate(${TokenRefreshMinutes} minutes)"}
+    # 749 s is SailPoint's default token lifetime; the stored token must outlive two periods plus the margin
+    assert max(TEMPLATE["Parameters"]["TokenRefreshMinutes"]["AllowedValues"]) * 60 * 2 + 120 <= 749
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert event["Properties"]["DeadLetterConfig"]["Type"] == "SQS"
+
+
+def test_only_the_refresher_writes_the_token_and_only_there() -> None:
+    writers = []
+    for name, function in FUNCTIONS.items():
+        for policy in function["Properties"].get("Policies", []):
+            for statement in _statements(policy):
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                if "secretsmanager:PutSecretValue" in actions:
+                    writers.append((name, statement["Resource"]))
+    assert sorted(writers) == [
+        ("CredentialRotatorFunction", {"Ref": "InboundCredentialSecret"}),
+        ("TokenRefresherFunction", {"Ref": "AccessTokenSecret"}),
+    ]
+
+
+def test_the_inbound_credential_rotates_on_a_schedule_through_the_rotator() -> None:
+    rotation = RESOURCES["InboundCredentialRotation"]
+    assert rotation["Type"] == "AWS::SecretsManager::RotationSchedule"
+    assert rotation["Condition"] == "HasInboundCredential"
+    assert rotation["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["CredentialRotatorFunction", "Arn"]}
+    assert rotation["Properties"]["RotationRules"]["ScheduleExpression"] == {
+        "Fn::Sub": "rate(${InboundCredentialRotationDays} days)"
+    }
+    permission = RESOURCES["CredentialRotatorPermission"]["Properties"]
+    assert permission["Principal"] == "secretsmanager.amazonaws.com" and "SourceAccount" in permission
+    rotator = FUNCTIONS["CredentialRotatorFunction"]["Properties"]
+    assert rotator["Environment"]["Variables"]["INBOUND_SECRET_MAX_AGE"] == {
+        "Ref": "InboundSecretCacheSeconds"
+    }
+    receiver = FUNCTIONS["ReceiverFunction"]["Properties"]["Environment"]["Variables"]
+    assert receiver["INBOUND_SECRET_MAX_AGE"] == {
+        "Ref": "InboundSecretCacheSeconds"
+    }  # the rotator waits for it
+    assert rotator["Timeout"] >= TEMPLATE["Parameters"]["InboundSecretCacheSeconds"]["MaxValue"] // 2
+
+
 def test_client_credentials_are_no_echo_and_only_in_a_secret() -> None:
     for name in ("SailPointClientId", "SailPointClientSecret"):
         assert TEMPLATE["Parameters"][name]["NoEcho"] is True
@@ -243,7 +299,9 @@ def test_client_credentials_are_no_echo_and_only_in_a_secret() -> None:
 
 
 def test_outputs_give_the_webhook_url_and_secret() -> None:
-    url = TEMPLATE["Outputs"]["WebhookBaseUrl"]["Value"]["Fn::Sub"]
+    condition, custom, url = TEMPLATE["Outputs"]["WebhookBaseUrl"]["Value"]["Fn::If"]
+    assert (condition, custom) == ("HasPublicWebhookBaseUrl", {"Ref": "PublicWebhookBaseUrl"})
+    url = url["Fn::Sub"]
     assert url.startswith("https://${TriggersApi}.execute-api.") and url.endswith("/triggers/")
     assert "InboundCredentialSecretArn" in TEMPLATE["Outputs"]
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from idn_triggers.errors import AuthenticationFailed, ConfigurationError, CredentialStoreUnavailable
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
@@ -37,12 +38,22 @@ class InboundCredential(BaseModel):
 
 
 class InboundSecret(InboundCredential):
-    """The secret's JSON: the current credential and, during a rotation, the one it replaces."""
+    """The secret's JSON: the current credential and, after a rotation, the one it replaced.
+
+    While a rotation is under way the AWSPENDING version is accepted too (`with_pending`), because
+    SailPoint starts sending it before it becomes current.
+    """
 
     previous: InboundCredential | None = None
+    _pending: InboundCredential | None = PrivateAttr(default=None)
+
+    def with_pending(self, pending: InboundCredential | None) -> InboundSecret:
+        combined = self.model_copy()
+        combined._pending = pending
+        return combined
 
     def accepted(self) -> list[InboundCredential]:
-        return [self] if self.previous is None else [self, self.previous]
+        return [c for c in (self, self.previous, self._pending) if c is not None]
 
 
 CredentialSource = Callable[[], InboundSecret]
@@ -130,7 +141,8 @@ def parse_inbound_secret(secret_id: str, auth_type: AuthType, value: Any) -> Inb
 
 
 class SecretsManagerCredentials:
-    """Reads the inbound credential from Secrets Manager through Powertools' cached provider.
+    """Reads the inbound credential from Secrets Manager through Powertools' cached provider:
+    AWSCURRENT, and AWSPENDING while a rotation is under way (each cached `max_age_seconds`).
 
     boto3 is imported on first use, not at cold start of modules that only import this one.
     """
@@ -140,16 +152,43 @@ class SecretsManagerCredentials:
         self.auth_type = auth_type
         self.max_age_seconds = max_age_seconds
         self._provider: Any = None
+        self._pending_provider: Any = None  # its own cache: Powertools keys the cache on the name only
         self._parsed: tuple[Any, InboundSecret] | None = None
+        self._pending: tuple[float, Any, InboundCredential | None] = (0.0, None, None)
 
     def __call__(self) -> InboundSecret:
+        current = self._current()
+        return current.with_pending(self._pending_credential())
+
+    def _pending_credential(self) -> InboundCredential | None:
+        """The AWSPENDING credential, or None when no rotation is under way (that answer is cached too)."""
+        fetched_at, raw, parsed = self._pending
+        if time.monotonic() - fetched_at < self.max_age_seconds:
+            return parsed
+        try:
+            raw_now = self._pending_provider.get(
+                self.secret_id, max_age=self.max_age_seconds, transform="json", VersionStage="AWSPENDING"
+            )
+            parsed = (
+                parsed if raw_now is raw else parse_inbound_secret(self.secret_id, self.auth_type, raw_now)
+            )
+        except Exception:  # no pending version (the usual case) or a malformed one: current still works
+            raw_now, parsed = None, None
+        self._pending = (time.monotonic(), raw_now, parsed)
+        return parsed
+
+    def _current(self) -> InboundSecret:
         try:
             if self._provider is None:
                 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
                 keep_sdk_logs_free_of_secrets()
                 self._provider = SecretsProvider()
-            raw = self._provider.get(self.secret_id, max_age=self.max_age_seconds, transform="json")
+                self._pending_provider = SecretsProvider()
+            # The stage is explicit (AWS's default anyway) so local mode's moto follows rotations too.
+            raw = self._provider.get(
+                self.secret_id, max_age=self.max_age_seconds, transform="json", VersionStage="AWSCURRENT"
+            )
         except Exception as error:  # botocore errors, transform errors: all mean "cannot verify"
             from aws_lambda_powertools import Logger
 

@@ -7,6 +7,7 @@ or give up (other 4xx, a refused URL). A 401 is answered by one token refresh an
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,7 +16,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from idn_triggers.tokens import ClientCredentialsTokenProvider, TokenUnavailable
+from idn_triggers.tokens import TokenSource, TokenUnavailable
 
 
 class CallbackOutcome(StrEnum):
@@ -37,16 +38,19 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:  # an unparsable date is no Retry-After at all, not a crash of the completion
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class CallbackClient:
     """Reuses one HTTP connection pool per container; explicit connect and read timeouts."""
 
-    def __init__(self, tokens: ClientCredentialsTokenProvider, timeout: float = 5.0, pool_size: int = 16) -> None:
+    def __init__(self, tokens: TokenSource, timeout: float = 5.0, pool_size: int = 16) -> None:
         self.tokens = tokens
         self.timeout = (min(3.0, timeout), timeout)
         self.session = requests.Session()
@@ -76,7 +80,8 @@ class CallbackClient:
     def _post(self, url: str, body: dict[str, Any], token: str) -> CallbackResult:
         self.calls += 1
         try:
-            response = self.session.post(url, json=body, timeout=self.timeout,
+            # No redirects: the secret and the token go to the vetted completion URL and nowhere else.
+            response = self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False,
                                          headers={"Authorization": f"Bearer {token}"})
         except requests.Timeout:
             return CallbackResult(CallbackOutcome.RETRY, "callback timed out")

@@ -36,8 +36,9 @@ def parse_duration(value: Any) -> Any:
     if not match or value.strip().upper() in ("P", "PT"):
         raise ValueError("must be an ISO-8601 duration such as PT1H")
     parts = {key: int(number) for key, number in match.groupdict().items() if number}
-    return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0),
-                     seconds=parts.get("s", 0))
+    return timedelta(
+        days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0)
+    )
 
 
 class EnvSettings(BaseModel):
@@ -70,6 +71,8 @@ class ReceiverSettings(EnvSettings):
     response_deadline: timedelta = Field(default=timedelta(hours=1), alias="RESPONSE_DEADLINE")
     tenant_api_url: str | None = Field(default=None, alias="TENANT_API_URL")
     allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
+    # Bodies larger than this are refused with 413 before parsing; SailPoint's payloads are a few KiB.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024, alias="MAX_BODY_BYTES")
 
     _deadline = field_validator("response_deadline", mode="before")(parse_duration)
 
@@ -99,11 +102,18 @@ class ReceiverSettings(EnvSettings):
         return "*" in self.enabled_triggers or trigger_id in self.enabled_triggers
 
 
-class WorkerSettings(EnvSettings):
-    """The worker function's configuration."""
+class SailPointApiSettings(EnvSettings):
+    """What any function that calls SailPoint needs: the tenant, the API client, the shared token."""
 
     tenant_api_url: str = Field(alias="TENANT_API_URL", min_length=1)
     client_secret_id: str = Field(alias="SAILPOINT_CLIENT_SECRET_ID", min_length=1)
+    token_secret_id: str = Field(alias="TOKEN_SECRET_ID", min_length=1)
+    token_cache_seconds: int = Field(default=30, ge=0, le=300, alias="TOKEN_CACHE_SECONDS")
+
+
+class WorkerSettings(SailPointApiSettings):
+    """The worker function's configuration."""
+
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
     queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", min_length=1)
@@ -115,3 +125,20 @@ class WorkerSettings(EnvSettings):
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
+
+
+class TokenRefresherSettings(SailPointApiSettings):
+    """The token refresher writes the token secret; it never reads it."""
+
+
+class RotatorSettings(SailPointApiSettings):
+    """The inbound-credential rotation function."""
+
+    auth_type: AuthType = Field(alias="INBOUND_AUTH_TYPE")
+    webhook_base_url: str = Field(alias="WEBHOOK_BASE_URL", min_length=1)
+    receiver_cache_seconds: int = Field(default=60, ge=0, le=600, alias="INBOUND_SECRET_MAX_AGE")
+
+    @property
+    def propagation_seconds(self) -> int:
+        """How long setSecret waits for every receiver's cache to see the pending credential."""
+        return self.receiver_cache_seconds + 5 if self.receiver_cache_seconds else 0

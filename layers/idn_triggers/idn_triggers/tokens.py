@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -38,14 +38,21 @@ def load_client_credentials(secret_id: str, fetch: Callable[[str], Any]) -> Clie
         return ClientCredentials.model_validate(fetch(secret_id))
     except ValidationError as error:
         keys = ", ".join(str(e["loc"][0]) for e in error.errors() if e["loc"])
-        raise ConfigurationError(f"secret {secret_id} must hold clientId and clientSecret; bad or missing: {keys}") from None
+        raise ConfigurationError(
+            f"secret {secret_id} must hold clientId and clientSecret; bad or missing: {keys}"
+        ) from None
 
 
 class ClientCredentialsTokenProvider:
     """Bearer tokens from `POST {tenant}/oauth/token`, cached until `expires_in` minus a margin."""
 
-    def __init__(self, tenant_api_url: str, credentials: Callable[[], ClientCredentials],
-                 session: requests.Session | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        tenant_api_url: str,
+        credentials: Callable[[], ClientCredentials],
+        session: requests.Session | None = None,
+        timeout: float = 5.0,
+    ) -> None:
         self.token_url = tenant_api_url.rstrip("/") + "/oauth/token"
         self._credentials = credentials
         self._session = session or requests.Session()
@@ -70,13 +77,21 @@ class ClientCredentialsTokenProvider:
                 self._token = None
 
     def _fetch(self) -> str:
-        credentials = self._credentials()
+        try:
+            credentials = self._credentials()
+        except ConfigurationError:  # a malformed secret: fail loudly, as at cold start
+            raise
+        except Exception as error:  # the secret store is down or throttling: like the tenant being down
+            raise TokenUnavailable(f"client credentials unavailable ({type(error).__name__})") from None
         self.requests_made += 1
         try:
             response = self._session.post(
                 self.token_url,
-                data={"grant_type": "client_credentials", "client_id": credentials.client_id,
-                      "client_secret": credentials.client_secret.get_secret_value()},
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.client_secret.get_secret_value(),
+                },
                 timeout=self._timeout,
             )
         except requests.RequestException as error:
@@ -85,8 +100,62 @@ class ClientCredentialsTokenProvider:
             raise TokenUnavailable(f"token endpoint answered HTTP {response.status_code}")
         try:
             body = response.json()
-            token, lifetime = str(body["access_token"]), float(body.get("expires_in", 0))
+            token, lifetime = body["access_token"], float(body.get("expires_in", 0))
+            if not isinstance(token, str) or not token:  # str(None) would become the token "None"
+                raise TypeError("access_token is not a non-empty string")
         except (ValueError, KeyError, TypeError):
             raise TokenUnavailable("token endpoint answered without a usable access_token") from None
         self._token, self._expires_at = token, time.time() + lifetime
         return token
+
+
+def client_credentials_grant(
+    tenant_api_url: str,
+    credentials: ClientCredentials,
+    session: requests.Session,
+    *,
+    timeout: float = 5.0,
+    max_wait_seconds: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """`POST {tenant}/oauth/token` once, honouring one `429 Retry-After` within `max_wait_seconds`.
+
+    Returns the token response body; raises TokenUnavailable otherwise (never with the secret in it).
+    """
+    from idn_triggers.callback import retry_after_seconds
+
+    for attempt in range(2):
+        try:
+            response = session.post(
+                tenant_api_url.rstrip("/") + "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.client_secret.get_secret_value(),
+                },
+                timeout=timeout,
+            )
+        except requests.RequestException as error:
+            raise TokenUnavailable(f"token endpoint unreachable ({type(error).__name__})") from None
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        if response.status_code == 429 and attempt == 0 and wait is not None and wait <= max_wait_seconds:
+            sleep(wait)
+            continue
+        if response.status_code != 200:
+            raise TokenUnavailable(f"token endpoint answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise TokenUnavailable("token endpoint answered something other than JSON") from None
+        if not isinstance(body, dict):
+            raise TokenUnavailable("token endpoint answered something other than a JSON object")
+        return body
+    raise TokenUnavailable("token endpoint kept answering 429")
+
+
+class TokenSource(Protocol):
+    """Anything that hands out bearer tokens and forgets one the tenant refused."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...

@@ -1,0 +1,57 @@
+"""Token refresher: on a schedule, run the client-credentials grant and store the token.
+
+A failure keeps the last good token (nothing is written), emits a `TokenRefreshFailed` metric and
+raises, so the schedule's retry policy, the function's error alarm and its DLQ all see it. The
+token and the client secret never reach a log line or a trace: responses are not captured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import requests
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from idn_triggers.errors import ConfigurationError
+from idn_triggers.observability import keep_sdk_logs_free_of_secrets
+from idn_triggers.settings import TokenRefresherSettings
+from idn_triggers.token_store import refresh_stored_token
+from idn_triggers.tokens import TokenUnavailable, client_credentials_grant, load_client_credentials
+
+settings = TokenRefresherSettings.from_env()
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+keep_sdk_logs_free_of_secrets()
+secrets_manager = boto3.client("secretsmanager")
+session = requests.Session()
+
+
+def grant() -> dict[str, Any]:
+    credentials = load_client_credentials(
+        settings.client_secret_id, lambda name: get_secret(name, transform="json", max_age=300)
+    )
+    return client_credentials_grant(settings.tenant_api_url, credentials, session)
+
+
+def store(secret_string: str) -> None:
+    secrets_manager.put_secret_value(SecretId=settings.token_secret_id, SecretString=secret_string)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        token = refresh_stored_token(grant, store)
+    except (TokenUnavailable, ConfigurationError) as error:
+        metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
+        logger.error("token refresh failed; the previous token stays in place", extra={"reason": str(error)})
+        raise
+    metrics.add_metric(name="TokenRefreshed", unit=MetricUnit.Count, value=1)
+    logger.info("access token refreshed", extra={"expires_at": token.expires_at, "scope": token.scope})
+    return {"expiresAt": token.expires_at}
