@@ -6,6 +6,14 @@ The request-response triggers get one event per credential case (`api/pre-approv
 `exampleInputFromSpecSchema`, else a placeholder built from the input schema (the CIEM triggers,
 for which SailPoint publishes no example).
 
+The request-response triggers also get their ASYNC and DYNAMIC deliveries, with SailPoint's
+`_metadata` (`api/pre-approval.async.bearer.json`, `api/pre-approval.dynamic.bearer.json`, ...), and
+the worker gets SQS events in Lambda's record shape (`sqs/`): the message the receiver queues for each
+ASYNC delivery, one fire-and-forget message, and a batch with a poison record. Their times are fixed
+(received 2026-11-27T12:00:00Z, deadline PT1H later), so a request-response message read after its
+deadline is dead-lettered as expired: refresh `deadline` in the body (and point the worker at a
+tenant it can reach) to see it completed.
+
 Run `python scripts/generate_events.py` (or `make events`); `--check` fails if a file is stale, and
 the test suite runs that check. Credentials in these events are the local-only values in
 `events/README.md`, never real ones.
@@ -18,11 +26,15 @@ import base64
 import hashlib
 import json
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from idn_local.apigw import proxy_event
-from idn_triggers.catalogue import known_triggers, trigger_document
+from idn_triggers.catalogue import TriggerType, known_triggers, trigger_document
+from idn_triggers.envelope import split_envelope
+from idn_triggers.queue import QueuedInvocation, queued_invocation
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 LOCAL_BEARER_TOKEN = "local-dev-bearer-token"  # noqa: S105 - local test credential, see events/README.md
@@ -33,6 +45,13 @@ SHORT_NAMES = {
 }
 BEARER = f"Bearer {LOCAL_BEARER_TOKEN}"
 BASIC = "Basic " + base64.b64encode(f"{LOCAL_BASIC_USER}:{LOCAL_BASIC_PASSWORD}".encode()).decode()
+TENANT_API_URL = "https://acme.api.identitynow.com"
+LOCAL_CALLBACK_SECRET = "local-dev-callback-secret"  # noqa: S105 - local test value, see events/README.md
+RECEIVED_AT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+RESPONSE_DEADLINE = timedelta(hours=1)  # the subscriptions' default responseDeadline, PT1H
+WORK_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:sailpoint-event-triggers-work"
+FIRE_AND_FORGET_EXAMPLE = "idn:identity-created"
+POISON_BODY = "this is not a QueuedInvocation"
 
 
 def api_event(trigger_id: str, body: str, authorization: str | None) -> dict[str, Any]:
@@ -106,6 +125,90 @@ def example_input(trigger_id: str) -> dict[str, Any]:
     return generated
 
 
+def fixed_id(name: str) -> str:
+    """A stable UUID per name, so regenerated files do not change."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://github.com/idn-event-triggers/events/{name}"))
+
+
+def deferred_delivery(trigger_id: str, mode: str) -> dict[str, Any]:
+    """The trigger's example as SailPoint delivers it to an ASYNC or DYNAMIC subscription."""
+    invocation_id = fixed_id(f"{trigger_id}/{mode}")
+    return {
+        **trigger_document(trigger_id)["exampleInput"],
+        "_metadata": {
+            "callbackURL": f"{TENANT_API_URL}/trigger-invocations/v1/{invocation_id}/complete",
+            "secret": LOCAL_CALLBACK_SECRET,
+            "responseMode": mode,
+            "triggerId": trigger_id,
+            "triggerType": "requestResponse",
+        },
+    }
+
+
+def queued(trigger_id: str, body: dict[str, Any], trigger_type: TriggerType) -> QueuedInvocation:
+    """The message the receiver queues for `body`, received at RECEIVED_AT."""
+    return queued_invocation(
+        split_envelope(trigger_id, body), trigger_type, RESPONSE_DEADLINE, now=RECEIVED_AT
+    )
+
+
+def sqs_record(name: str, body: str, message: QueuedInvocation | None = None) -> dict[str, Any]:
+    """One record as Lambda's SQS event source mapping delivers it (see
+    `sam local generate-event sqs receive-message`), with the receiver's message attributes."""
+    sent = int(RECEIVED_AT.timestamp() * 1000)
+    attributes: dict[str, Any] = {}
+    if message is not None:
+        values = {
+            "triggerId": ("String", message.trigger_id),
+            "invocationId": ("String", message.invocation_id),
+            "contractVersion": ("Number", str(message.version)),
+        }
+        attributes = {
+            key: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": kind}
+            for key, (kind, value) in values.items()
+        }
+    return {
+        "messageId": fixed_id(f"sqs/{name}"),
+        "receiptHandle": f"AQEBlocalReceiptHandle/{name}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(sent),
+            "SenderId": "AROAEXAMPLEROLEID00000:sailpoint-event-triggers-receiver",
+            "ApproximateFirstReceiveTimestamp": str(sent + 5),
+        },
+        "messageAttributes": attributes,
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": WORK_QUEUE_ARN,
+        "awsRegion": "us-east-1",
+    }
+
+
+def queued_record(name: str, message: QueuedInvocation) -> dict[str, Any]:
+    return sqs_record(name, message.model_dump_json(), message)
+
+
+def deferred_and_queued_events() -> dict[str, dict[str, Any]]:
+    """ASYNC and DYNAMIC deliveries at the receiver, and SQS events for the worker."""
+    events: dict[str, dict[str, Any]] = {}
+    for trigger_id, short in SHORT_NAMES.items():
+        for mode in ("async", "dynamic"):
+            body = json.dumps(deferred_delivery(trigger_id, mode), indent=2)
+            events[f"api/{short}.{mode}.bearer.json"] = api_event(trigger_id, body, BEARER)
+        message = queued(trigger_id, deferred_delivery(trigger_id, "async"), TriggerType.REQUEST_RESPONSE)
+        events[f"sqs/{short}.async.json"] = {"Records": [queued_record(f"{short}.async", message)]}
+    short = FIRE_AND_FORGET_EXAMPLE.removeprefix("idn:")
+    message = queued(
+        FIRE_AND_FORGET_EXAMPLE, example_input(FIRE_AND_FORGET_EXAMPLE), TriggerType.FIRE_AND_FORGET
+    )
+    events[f"sqs/{short}.json"] = {"Records": [queued_record(short, message)]}
+    events["sqs/batch-with-poison.json"] = {
+        "Records": [queued_record(f"batch/{short}", message), sqs_record("batch/poison", POISON_BODY)]
+    }
+    return events
+
+
 def all_events() -> dict[str, dict[str, Any]]:
     events: dict[str, dict[str, Any]] = {}
     for trigger_id, short in SHORT_NAMES.items():
@@ -121,6 +224,7 @@ def all_events() -> dict[str, dict[str, Any]]:
         if not info.is_request_response:
             body = json.dumps(example_input(trigger_id), indent=2)
             events[f"api/{trigger_id.removeprefix('idn:')}.json"] = api_event(trigger_id, body, BEARER)
+    events.update(deferred_and_queued_events())
     return events
 
 

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer
+from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer, model_validator
 
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import Delivery, ResponseMode
@@ -42,6 +42,12 @@ class QueuedInvocation(BaseModel):
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
         return secret.get_secret_value() if secret else None
 
+    @model_validator(mode="after")
+    def _callback_needs_its_secret(self) -> QueuedInvocation:
+        if (self.callback_url is None) != (self.secret is None):
+            raise ValueError("callback_url and secret come together")
+        return self
+
     @property
     def expects_answer(self) -> bool:
         return self.trigger_type is TriggerType.REQUEST_RESPONSE and self.callback_url is not None
@@ -51,8 +57,11 @@ class QueuedInvocation(BaseModel):
 
     def log_fields(self) -> dict[str, Any]:
         """What may be logged about the message: no secret, no payload (PII)."""
-        return {"trigger_id": self.trigger_id, "invocation_id": self.invocation_id,
-                "mode": self.mode.value if self.mode else "FIRE_AND_FORGET"}
+        return {
+            "trigger_id": self.trigger_id,
+            "invocation_id": self.invocation_id,
+            "mode": self.mode.value if self.mode else "FIRE_AND_FORGET",
+        }
 
 
 def payload_fingerprint(trigger_id: str, payload: dict[str, Any]) -> str:
@@ -67,7 +76,9 @@ def queued_invocation(
     """Build the message for a delivery the receiver accepted."""
     received = now or datetime.now(UTC)
     metadata = delivery.metadata
-    answerable = trigger_type is TriggerType.REQUEST_RESPONSE and metadata is not None and metadata.callback_url
+    answerable = (
+        trigger_type is TriggerType.REQUEST_RESPONSE and metadata is not None and metadata.callback_url
+    )
     fingerprint = payload_fingerprint(delivery.trigger_id, delivery.payload)
     invocation_id = delivery.invocation_id or fingerprint
     return QueuedInvocation(

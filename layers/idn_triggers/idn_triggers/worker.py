@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from idn_triggers.callback import CallbackClient, CallbackOutcome
 from idn_triggers.envelope import ResponseMode, callback_url_problem
 from idn_triggers.errors import TriggerError
-from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry
+from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
 from idn_triggers.queue import QueuedInvocation
 from idn_triggers.settings import WorkerSettings
 
@@ -89,9 +89,9 @@ class Worker:
         refused = self._refuse(record, message)
         if refused:
             return refused
-        handler = self.registry.get(message.trigger_id)
-        if handler is None or not self._enabled(message.trigger_id):
-            return self._give_up(record, message, "no enabled handler for this trigger", "no_handler")
+        handler, problem = self._handler_for(message)
+        if handler is None:
+            return self._give_up(record, message, problem, "no_handler")
         try:
             event = handler.parse_input(message.payload)
         except TriggerError as error:
@@ -117,7 +117,18 @@ class Worker:
         if not message.expects_answer:
             logger.info("invocation processed", extra=fields)
             return "processed"
-        return self._complete(record, message, output=output)
+        return self._complete(record, message, output=output, receive_count=receive_count)
+
+    def _handler_for(self, message: QueuedInvocation) -> tuple[TriggerHandler | None, str]:
+        """The enabled handler, or None and why not (a module that fails to import included)."""
+        try:
+            handler = self.registry.get(message.trigger_id)
+        except Exception as error:  # the handler module does not import, or registers nothing
+            logger.exception("handler module failed to load", extra=message.log_fields())
+            return None, f"handler module failed to load ({type(error).__name__})"
+        if handler is None or not self._enabled(message.trigger_id):
+            return None, "no enabled handler for this trigger"
+        return handler, ""
 
     def _refuse(self, record: dict[str, Any], message: QueuedInvocation) -> str | None:
         """Dead-letter what must not run: a callback URL we will not call, a passed deadline."""
@@ -141,6 +152,7 @@ class Worker:
         *,
         output: Any = None,
         error: str | None = None,
+        receive_count: int = 1,
     ) -> str:
         assert message.callback_url is not None and message.secret is not None
         result = self.callbacks.complete(
@@ -161,7 +173,9 @@ class Worker:
             return self.dead_letter(
                 record, message, f"deadline passed while retrying: {result.reason}", "expired"
             )
-        raise RetryLater(f"completion failed: {result.reason}", result.retry_after or backoff_seconds(1))
+        raise RetryLater(
+            f"completion failed: {result.reason}", result.retry_after or backoff_seconds(receive_count)
+        )
 
     def _give_up(self, record: dict[str, Any], message: QueuedInvocation, reason: str, outcome: str) -> str:
         """Fail the invocation at SailPoint now (it would otherwise wait for the deadline), then DLQ."""
@@ -229,7 +243,10 @@ class Worker:
             QueueUrl=self.settings.queue_url,
             MessageBody=message.model_dump_json(),
             DelaySeconds=int(min(MAX_DELAY_SECONDS, max(0, delay))),
-            MessageAttributes={
-                "requeuedAt": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()}
+            MessageAttributes={  # the receiver's attributes (metrics read triggerId), plus when
+                "triggerId": {"DataType": "String", "StringValue": message.trigger_id},
+                "invocationId": {"DataType": "String", "StringValue": message.invocation_id},
+                "contractVersion": {"DataType": "Number", "StringValue": str(message.version)},
+                "requeuedAt": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
             },
         )
