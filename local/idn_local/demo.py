@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from idn_local.runner import LocalModeError, LocalRunner
-from idn_local.tenant import TenantError
+from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import trigger_document
+from idn_triggers.sailpoint_api import SailPointApiError
+from idn_triggers.subscriptions import SubscriptionConflict, SubscriptionManager, SubscriptionSpec
 from trigger_handlers import HANDLER_MODULES
 
 PRE = "idn:access-request-pre-approval"
@@ -53,34 +55,19 @@ class DemoResult:
     seconds: float | None
 
 
-def subscribe(runner: LocalRunner, trigger_id: str, mode: str) -> str:
-    """(Re)create the demo's subscription of the local receiver to `trigger_id` in `mode`."""
-    assert runner.tenant is not None
-    name = f"local receiver {trigger_id}"
-    for existing in runner.tenant.subscriptions():
-        if existing.get("name") == name:
-            runner.tenant.delete_subscription(existing["id"])
-    body = {
-        "name": name,
-        "description": "created by the local demo (make run)",
-        "triggerId": trigger_id,
-        "type": "HTTP",
-        "responseDeadline": "PT1H",
-        "enabled": True,
-        "httpConfig": {
-            "url": runner.webhook_url(trigger_id),
-            "httpDispatchMode": mode,
-            **runner.options.auth.subscription_config(),
-        },
-    }
-    return str(runner.tenant.create_subscription(body)["id"])
+def subscriptions_manager(runner: LocalRunner) -> SubscriptionManager:
+    """The custom resource's code path: this stack's subscriptions, managed by their webhook URL."""
+    auth = runner.options.auth
+    credential = None if auth.type == "NO_AUTH" else InboundSecret.model_validate(auth.secret_value())
+    return SubscriptionManager(
+        runner.sailpoint, runner.webhook_url(""), AuthType(auth.type), credential, name_prefix="local demo"
+    )
 
 
 def wait_for_status(runner: LocalRunner, trigger_id: str, known: set[str]) -> dict[str, Any] | None:
-    assert runner.tenant is not None
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        for status in runner.tenant.invocation_statuses(trigger_id):
+        for status in runner.sailpoint.invocation_statuses(trigger_id):
             if status["id"] not in known and status.get("completed"):
                 return status
         time.sleep(0.05)
@@ -96,16 +83,18 @@ def demo_input(step: DemoStep) -> dict[str, Any] | None:
 
 
 def run_demo(runner: LocalRunner) -> list[DemoResult]:
-    assert runner.tenant is not None
+    manager = subscriptions_manager(runner)
+    desired: dict[str, SubscriptionSpec] = {}
     results = []
     for step in DEMO_STEPS:
         if step.trigger_id not in HANDLER_MODULES:
             continue
+        desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)  # type: ignore[arg-type]
         try:
-            subscription_id = subscribe(runner, step.trigger_id, step.mode)
-            known = {s["id"] for s in runner.tenant.invocation_statuses(step.trigger_id)}
-            runner.tenant.test_invocation(step.trigger_id, [subscription_id], demo_input(step))
-        except TenantError as error:
+            subscription_id = manager.apply(list(desired.values()))[step.trigger_id]
+            known = {s["id"] for s in runner.sailpoint.invocation_statuses(step.trigger_id)}
+            runner.sailpoint.test_invocation(step.trigger_id, demo_input(step), [subscription_id])
+        except (SailPointApiError, SubscriptionConflict) as error:
             raise LocalModeError(f"demo: {error}") from None
         results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))
     return results

@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from idn_local.api import ApiGateway, routes_for
 from idn_local.functions import LocalFunction, load_functions
 from idn_local.resources import LocalResources, _boto
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import REGION, Stack, load_template
 from idn_local.tenant import TenantClient, TenantError
+from idn_triggers.sailpoint_api import SailPointClient
+from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
@@ -97,6 +101,7 @@ class LocalRunner:
         self.timers: list[ScheduleTimer] = []
         self.stack: Stack | None = None
         self.tenant: TenantClient | None = None
+        self._api: SailPointClient | None = None
         self._saved_environ: dict[str, str] | None = None
         self.client_id = options.client_id or "local-client"
         self.client_secret = options.client_secret or secrets.token_urlsafe(24)
@@ -287,6 +292,18 @@ class LocalRunner:
     def api_url(self) -> str:
         assert self.api is not None
         return self.api.url
+
+    @property
+    def sailpoint(self) -> SailPointClient:
+        """The library's SailPoint client for this run's tenant (what the functions use)."""
+        if self._api is None:
+            credentials = ClientCredentials(
+                clientId=self.client_id, clientSecret=SecretStr(self.client_secret)
+            )
+            self._api = SailPointClient(
+                self.tenant_url, ClientCredentialsTokenProvider(self.tenant_url, lambda: credentials)
+            )
+        return self._api
 
     @property
     def tenant_url(self) -> str:

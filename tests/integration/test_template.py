@@ -27,6 +27,7 @@ SETTINGS_MODELS = {
     "WorkerFunction": "idn_triggers.settings:WorkerSettings",
     "TokenRefresherFunction": "idn_triggers.settings:TokenRefresherSettings",
     "CredentialRotatorFunction": "idn_triggers.settings:RotatorSettings",
+    "SubscriptionsFunction": "idn_triggers.settings:SubscriptionsSettings",
 }
 HANDLER_RUNNERS = {"ReceiverFunction", "WorkerFunction"}  # functions that import trigger_handlers
 RUNTIME_VARIABLES = {
@@ -288,6 +289,17 @@ def test_the_inbound_credential_rotates_on_a_schedule_through_the_rotator() -> N
         "Ref": "InboundSecretCacheSeconds"
     }  # the rotator waits for it
     assert rotator["Timeout"] >= TEMPLATE["Parameters"]["InboundSecretCacheSeconds"]["MaxValue"] // 2
+
+
+def test_subscriptions_are_a_custom_resource_driven_by_parameters() -> None:
+    resource = RESOURCES["Subscriptions"]
+    assert resource["Type"].startswith("Custom::") and resource["Condition"] == "HasSubscriptions"
+    properties = resource["Properties"]
+    assert properties["ServiceToken"] == {"Fn::GetAtt": ["SubscriptionsFunction", "Arn"]}
+    assert properties["TriggerIds"] == {"Ref": "SubscribeTriggers"}
+    assert properties["ResponseDeadline"] == {"Ref": "ResponseDeadline"}  # the worker's deadline too
+    assert "ReceiverFunction" in resource["DependsOn"]  # subscribe only once the receiver exists
+    assert TEMPLATE["Parameters"]["SubscribeTriggers"]["Default"] == ""  # opt-in
 
 
 def test_client_credentials_are_no_echo_and_only_in_a_secret() -> None:

@@ -142,3 +142,10 @@ class RotatorSettings(SailPointApiSettings):
     def propagation_seconds(self) -> int:
         """How long setSecret waits for every receiver's cache to see the pending credential."""
         return self.receiver_cache_seconds + 5 if self.receiver_cache_seconds else 0
+
+
+class SubscriptionsSettings(SailPointApiSettings):
+    """The subscriptions custom resource: it puts the inbound credential into the subscriptions."""
+
+    auth_type: AuthType = Field(alias="INBOUND_AUTH_TYPE")
+    inbound_secret_id: str | None = Field(default=None, alias="INBOUND_SECRET_ID")

@@ -1,0 +1,567 @@
+"""`idn-triggers`: manage a tenant's event-trigger subscriptions and test filters from the command line.
+
+Credentials come from the environment (SAILPOINT_TENANT_URL, SAILPOINT_CLIENT_ID,
+SAILPOINT_CLIENT_SECRET), from flags, or from the stack's own secret (`--client-secret-id`, read
+with your AWS credentials); they are never printed.
+
+Exit codes: 0 done; 1 a check failed (doctor found problems, a filter does not match or is
+invalid); 2 usage error (bad arguments, unknown trigger id, unreadable file); 3 the tenant refused
+or could not be reached (the message names the cause and the fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+from pydantic import SecretStr
+
+from idn_triggers.catalogue import known_triggers, trigger_document
+from idn_triggers.sailpoint_api import (
+    SailPointApiError,
+    SailPointClient,
+    SailPointForbidden,
+    SailPointNotFound,
+    SailPointRateLimited,
+    SailPointUnauthorized,
+)
+from idn_triggers.tokens import (
+    ClientCredentials,
+    ClientCredentialsTokenProvider,
+    TokenUnavailable,
+    client_credentials_grant,
+)
+
+OK, CHECK_FAILED, USAGE, TENANT = 0, 1, 2, 3
+REQUIRED_SCOPES = {
+    "sp:trigger-service-subscriptions:read": "list triggers and subscriptions",
+    "sp:trigger-service-subscriptions:manage": "create, change and delete subscriptions; validate filters",
+    "sp:trigger-service-invocation-status:read": "read invocation status",
+    "sp:trigger-service-invocation-status:manage": "start test invocations",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit code 2."""
+
+
+# -- output -------------------------------------------------------------------------------------
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def emit(
+    args: argparse.Namespace, data: Any, rows: Sequence[Sequence[Any]] = (), headers: Sequence[str] = ()
+) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    elif headers:
+        print(table(rows, headers))
+    else:
+        print(data)
+
+
+# -- connection ---------------------------------------------------------------------------------
+def credentials(args: argparse.Namespace) -> ClientCredentials:
+    if args.client_secret_id:
+        import boto3
+
+        value = json.loads(
+            boto3.client("secretsmanager").get_secret_value(SecretId=args.client_secret_id)["SecretString"]
+        )
+        return ClientCredentials.model_validate(value)
+    client_id = args.client_id or os.environ.get("SAILPOINT_CLIENT_ID")
+    secret = args.client_secret or os.environ.get("SAILPOINT_CLIENT_SECRET")
+    if not client_id or not secret:
+        raise UsageError(
+            "no API client: set SAILPOINT_CLIENT_ID and SAILPOINT_CLIENT_SECRET, "
+            "or pass --client-id/--client-secret or --client-secret-id"
+        )
+    return ClientCredentials(clientId=client_id, clientSecret=SecretStr(secret))
+
+
+def tenant_url(args: argparse.Namespace) -> str:
+    url = args.tenant_url or os.environ.get("SAILPOINT_TENANT_URL")
+    if not url:
+        raise UsageError(
+            "no tenant: set SAILPOINT_TENANT_URL (e.g. https://acme.api.identitynow.com) or --tenant-url"
+        )
+    return str(url).rstrip("/")
+
+
+def client(args: argparse.Namespace) -> SailPointClient:
+    creds = credentials(args)
+    tokens = ClientCredentialsTokenProvider(tenant_url(args), lambda: creds)
+    return SailPointClient(tenant_url(args), tokens, family=args.api)
+
+
+def check_trigger(trigger_id: str) -> str:
+    """The id if the catalogue knows it, else a usage error listing close matches."""
+    catalogue = known_triggers()
+    if trigger_id in catalogue:
+        return trigger_id
+    close = difflib.get_close_matches(trigger_id, list(catalogue), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `idn-triggers triggers list` shows them all"
+    raise UsageError(f"unknown trigger id {trigger_id!r}{hint}")
+
+
+def read_json(path: str | None) -> Any:
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read JSON from {path}: {error}") from None
+
+
+# -- commands -----------------------------------------------------------------------------------
+def cmd_triggers_list(args: argparse.Namespace) -> int:
+    catalogue = known_triggers()
+    if args.offline:
+        found = [{"id": t.id, "name": t.name, "type": t.type.value} for t in catalogue.values()]
+    else:
+        found = client(args).list_triggers()
+    rows = []
+    for trigger in sorted(found, key=lambda t: str(t.get("id"))):
+        info = catalogue.get(str(trigger.get("id")))
+        availability = info.availability.value if info else "NOT IN CATALOGUE"
+        rows.append((trigger.get("id"), trigger.get("name"), trigger.get("type"), availability))
+    emit(args, found, rows, ("id", "name", "type", "availability"))
+    return OK
+
+
+def subscription_row(s: dict[str, Any]) -> tuple[Any, ...]:
+    http = s.get("httpConfig") or {}
+    return (
+        s.get("id"),
+        s.get("name"),
+        s.get("triggerId"),
+        http.get("url"),
+        http.get("httpDispatchMode"),
+        http.get("httpAuthenticationType"),
+        s.get("responseDeadline"),
+        s.get("filter") or "",
+        s.get("enabled"),
+    )
+
+
+SUBSCRIPTION_HEADERS = ("id", "name", "trigger", "url", "mode", "auth", "deadline", "filter", "enabled")
+
+
+def cmd_subscriptions_list(args: argparse.Namespace) -> int:
+    found = client(args).list_subscriptions(check_trigger(args.trigger) if args.trigger else None)
+    emit(args, found, [subscription_row(s) for s in found], SUBSCRIPTION_HEADERS)
+    return OK
+
+
+def cmd_subscriptions_show(args: argparse.Namespace) -> int:
+    found = client(args).get_subscription(args.id)
+    emit(args, found, [subscription_row(found)], SUBSCRIPTION_HEADERS)
+    return OK
+
+
+def http_config(args: argparse.Namespace) -> dict[str, Any]:
+    config: dict[str, Any] = {"url": args.url, "httpDispatchMode": args.mode}
+    if args.bearer_token_env:
+        config.update(
+            httpAuthenticationType="BEARER_TOKEN",
+            bearerTokenAuthConfig={"bearerToken": env_secret(args.bearer_token_env)},
+        )
+    elif args.basic_user:
+        config.update(
+            httpAuthenticationType="BASIC_AUTH",
+            basicAuthConfig={"userName": args.basic_user, "password": env_secret(args.basic_password_env)},
+        )
+    else:
+        config["httpAuthenticationType"] = "NO_AUTH"
+    return config
+
+
+def env_secret(name: str | None) -> str:
+    """Credentials for subscriptions are read from the environment, never from the command line."""
+    value = os.environ.get(name or "")
+    if not value:
+        raise UsageError(
+            f"environment variable {name} is not set (it holds the credential SailPoint will send)"
+        )
+    return value
+
+
+def cmd_subscriptions_create(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {
+        "name": args.name,
+        "triggerId": check_trigger(args.trigger),
+        "type": "HTTP",
+        "responseDeadline": args.deadline,
+        "enabled": not args.disabled,
+        "httpConfig": http_config(args),
+    }
+    if args.filter:
+        body["filter"] = args.filter
+    created = client(args).create_subscription(body)
+    emit(args, created, [subscription_row(created)], SUBSCRIPTION_HEADERS)
+    return OK
+
+
+def cmd_subscriptions_update(args: argparse.Namespace) -> int:
+    operations: list[dict[str, Any]] = []
+    for field, value in (("name", args.name), ("responseDeadline", args.deadline), ("filter", args.filter)):
+        if value is not None:
+            operations.append(
+                {"op": "replace" if field != "filter" else "add", "path": f"/{field}", "value": value}
+            )
+    if args.enable or args.disable:
+        operations.append({"op": "replace", "path": "/enabled", "value": bool(args.enable)})
+    api = client(args)
+    if args.url or args.mode:
+        current = api.get_subscription(args.id).get("httpConfig") or {}
+        config = {k: v for k, v in current.items() if v is not None}
+        config.update({k: v for k, v in (("url", args.url), ("httpDispatchMode", args.mode)) if v})
+        operations.append({"op": "replace", "path": "/httpConfig", "value": config})
+    if not operations:
+        raise UsageError(
+            "nothing to change: give at least one of --name --url --mode --deadline --filter --enable --disable"
+        )
+    updated = api.patch_subscription(args.id, operations)
+    emit(args, updated, [subscription_row(updated)], SUBSCRIPTION_HEADERS)
+    return OK
+
+
+def cmd_subscriptions_delete(args: argparse.Namespace) -> int:
+    client(args).delete_subscription(args.id)
+    emit(args, {"deleted": args.id})
+    return OK
+
+
+def cmd_invoke_test(args: argparse.Namespace) -> int:
+    trigger = check_trigger(args.trigger)
+    started = client(args).test_invocation(
+        trigger, read_json(args.input), [args.subscription] if args.subscription else None
+    )
+    invocations = started if isinstance(started, list) else []
+    emit(
+        args,
+        {"started": invocations},
+        [(i.get("id"), i.get("triggerId")) for i in invocations],
+        ("invocation", "trigger"),
+    )
+    return OK
+
+
+def cmd_invocations_status(args: argparse.Namespace) -> int:
+    found = client(args).invocation_statuses(check_trigger(args.trigger) if args.trigger else None)
+    rows = []
+    for status in found:
+        complete = status.get("completeInvocationInput") or {}
+        error = (complete.get("localizedError") or {}).get("message")
+        outcome = (
+            "pending" if not status.get("completed") else ("failed: " + str(error) if error else "completed")
+        )
+        rows.append(
+            (
+                status.get("id"),
+                status.get("triggerId"),
+                status.get("type"),
+                status.get("created"),
+                status.get("completed") or "",
+                outcome,
+            )
+        )
+    emit(args, found, rows, ("id", "trigger", "type", "created", "completed", "outcome"))
+    return OK
+
+
+def cmd_filter_check(args: argparse.Namespace) -> int:
+    from idn_triggers.filters import validate_filter
+
+    trigger = check_trigger(args.trigger)
+    payload = read_json(args.input)
+    if payload is None:
+        payload = trigger_document(trigger).get("exampleInput") or {}
+    verdict = validate_filter(args.filter, payload)
+    offline = {
+        "isValid": verdict.is_valid,
+        "isValidJSONPath": verdict.is_valid_json_path,
+        "isPathExist": verdict.is_path_exist,
+        "error": verdict.error,
+        "position": verdict.position,
+    }
+    result: dict[str, Any] = {"offline": offline}
+    if args.remote:
+        result["tenant"] = client(args).validate_filter(args.filter, payload)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(describe_filter(args.filter, offline, result.get("tenant")))
+    return OK if verdict.is_valid else CHECK_FAILED
+
+
+def describe_filter(expression: str, offline: dict[str, Any], tenant: dict[str, Any] | None) -> str:
+    lines = []
+    if not offline["isValidJSONPath"] or offline["error"]:
+        lines.append(f"invalid filter: {offline['error']}")
+        if offline["position"] is not None:
+            lines += [f"  {expression}", "  " + " " * int(offline["position"]) + "^"]
+    else:
+        lines.append(
+            "matches: the event would be delivered"
+            if offline["isValid"]
+            else "does not match: the event would not be delivered"
+        )
+        if not offline["isPathExist"]:
+            lines.append("note: a path in the filter does not exist in this input")
+    if tenant is not None:
+        keys = ("isValid", "isValidJSONPath", "isPathExist")
+        rows = [(key, offline[key], tenant.get(key)) for key in keys]
+        lines += ["", table(rows, ("verdict", "offline", "tenant"))]
+        if any(offline[k] != tenant.get(k) for k in keys):
+            lines.append(
+                "the offline evaluator and the tenant disagree: trust the tenant, and please report it"
+            )
+    return "\n".join(lines)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """What SailPoint's getting-started guide asks a new user to check, each with its fix."""
+    checks: list[tuple[str, bool, str]] = []
+    url = tenant_url(args)
+    creds = credentials(args)
+    try:
+        grant = client_credentials_grant(url, creds, requests.Session())
+        checks.append(("client-credentials grant", True, f"token lifetime {grant.get('expires_in')} s"))
+    except TokenUnavailable as error:
+        checks.append(
+            (
+                "client-credentials grant",
+                False,
+                f"{error}: check the tenant URL, the client id and secret, "
+                "and that the API client allows the client_credentials grant",
+            )
+        )
+        return report(args, checks)
+    scopes = set(str(grant.get("scope", "")).split())
+    missing = [] if "sp:scopes:all" in scopes else [s for s in REQUIRED_SCOPES if s not in scopes]
+    checks.append(
+        (
+            "token scopes",
+            not missing,
+            "all needed"
+            if not missing
+            else "add to the API client: " + "; ".join(f"{s} ({REQUIRED_SCOPES[s]})" for s in missing),
+        )
+    )
+    family = detect_family(url, creds)
+    checks.append(
+        (
+            "API path family",
+            family is not None,
+            f"/{family} answers"
+            if family
+            else "neither /triggers/v1 nor /beta/triggers answers: check the URL",
+        )
+    )
+    if family is None:
+        return report(args, checks)
+    api = SailPointClient(url, ClientCredentialsTokenProvider(url, lambda: creds), family=family)  # type: ignore[arg-type]
+    checks.append(compare_catalogue(api))
+    for name, call, scope in (
+        ("read subscriptions", api.list_subscriptions, "sp:trigger-service-subscriptions:read"),
+        ("read invocation status", api.invocation_statuses, "sp:trigger-service-invocation-status:read"),
+    ):
+        checks.append(probe(name, call, scope))
+    return report(args, checks)
+
+
+def detect_family(url: str, creds: ClientCredentials) -> str | None:
+    for family in ("v1", "beta"):
+        try:
+            SailPointClient(
+                url,
+                ClientCredentialsTokenProvider(url, lambda: creds),
+                family=family,  # type: ignore[arg-type]
+                max_retries=0,
+            ).list_triggers()
+            return family
+        except SailPointApiError:
+            continue
+    return None
+
+
+def compare_catalogue(api: SailPointClient) -> tuple[str, bool, str]:
+    try:
+        tenant_ids = {str(t.get("id")) for t in api.list_triggers()}
+    except SailPointApiError as error:
+        return ("trigger list", False, fix_for(error, "sp:trigger-service-subscriptions:read"))
+    ours = set(known_triggers())
+    new, absent = (
+        sorted(tenant_ids - ours),
+        sorted(i for i in ours - tenant_ids if known_triggers()[i].availability.value == "GA"),
+    )
+    detail = f"{len(tenant_ids)} triggers"
+    if new:
+        detail += f"; not in our catalogue (enable with ExtraTriggers): {', '.join(new)}"
+    if absent:
+        detail += f"; GA triggers this tenant does not list: {', '.join(absent)}"
+    return ("trigger list matches the catalogue", not new, detail)
+
+
+def probe(name: str, call: Callable[[], Any], scope: str) -> tuple[str, bool, str]:
+    try:
+        call()
+        return (name, True, "ok")
+    except SailPointApiError as error:
+        return (name, False, fix_for(error, scope))
+
+
+def fix_for(error: SailPointApiError, scope: str) -> str:
+    if isinstance(error, SailPointForbidden):
+        return f"HTTP 403: add scope {scope} to the API client (and an ORG_ADMIN user level if required)"
+    if isinstance(error, SailPointUnauthorized):
+        return "HTTP 401: the client credentials were refused; create a new secret for the API client"
+    if isinstance(error, SailPointRateLimited):
+        return "HTTP 429: rate limited (100 requests per 10 s per client); wait and retry"
+    return str(error)
+
+
+def report(args: argparse.Namespace, checks: list[tuple[str, bool, str]]) -> int:
+    data = [{"check": c, "ok": ok, "detail": d} for c, ok, d in checks]
+    emit(
+        args,
+        data,
+        [(c, "ok" if ok else "FAIL", d) for c, ok, d in checks],
+        ("check", "result", "detail / fix"),
+    )
+    return OK if all(ok for _, ok, _ in checks) else CHECK_FAILED
+
+
+# -- parser -------------------------------------------------------------------------------------
+def add_subscription_commands(commands: Any) -> None:
+    subs = commands.add_parser("subscriptions", help="manage subscriptions").add_subparsers(
+        dest="action", required=True
+    )
+    sub_list = subs.add_parser("list")
+    sub_list.add_argument("--trigger")
+    sub_list.set_defaults(run=cmd_subscriptions_list)
+    show = subs.add_parser("show")
+    show.add_argument("id")
+    show.set_defaults(run=cmd_subscriptions_show)
+    create = subs.add_parser(
+        "create", help="credentials for SailPoint to send are read from environment variables"
+    )
+    create.add_argument("--trigger", required=True)
+    create.add_argument("--url", required=True, help="the receiver URL, e.g. <WebhookBaseUrl><trigger id>")
+    create.add_argument("--name", required=True)
+    create.add_argument("--mode", choices=("SYNC", "ASYNC", "DYNAMIC"), default="SYNC")
+    create.add_argument("--deadline", default="PT1H")
+    create.add_argument("--filter")
+    create.add_argument("--disabled", action="store_true")
+    create.add_argument("--bearer-token-env", metavar="VAR", help="env var holding the bearer token to send")
+    create.add_argument("--basic-user")
+    create.add_argument(
+        "--basic-password-env", metavar="VAR", help="env var holding the Basic password to send"
+    )
+    create.set_defaults(run=cmd_subscriptions_create)
+    update = subs.add_parser("update")
+    update.add_argument("id")
+    update.add_argument("--name")
+    update.add_argument("--url")
+    update.add_argument("--mode", choices=("SYNC", "ASYNC", "DYNAMIC"))
+    update.add_argument("--deadline")
+    update.add_argument("--filter")
+    toggle = update.add_mutually_exclusive_group()
+    toggle.add_argument("--enable", action="store_true")
+    toggle.add_argument("--disable", action="store_true")
+    update.set_defaults(run=cmd_subscriptions_update)
+    delete = subs.add_parser("delete")
+    delete.add_argument("id")
+    delete.set_defaults(run=cmd_subscriptions_delete)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idn-triggers", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tenant-url", help="tenant API base URL (env SAILPOINT_TENANT_URL)")
+    parser.add_argument("--client-id", help="API client id (env SAILPOINT_CLIENT_ID)")
+    parser.add_argument(
+        "--client-secret", help="API client secret (env SAILPOINT_CLIENT_SECRET; prefer the env)"
+    )
+    parser.add_argument(
+        "--client-secret-id",
+        help="read clientId/clientSecret from this Secrets Manager secret "
+        "(the stack's SailPointClientCredentials)",
+    )
+    parser.add_argument("--api", choices=("v1", "beta"), default="v1", help="API path family (default: v1)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    doctor = commands.add_parser("doctor", help="check credentials, scopes, API family and the trigger list")
+    doctor.set_defaults(run=cmd_doctor)
+
+    triggers = commands.add_parser("triggers", help="the trigger catalogue").add_subparsers(
+        dest="action", required=True
+    )
+    listing = triggers.add_parser("list", help="id, name, type, availability")
+    listing.add_argument("--offline", action="store_true", help="our catalogue, without asking the tenant")
+    listing.set_defaults(run=cmd_triggers_list)
+
+    add_subscription_commands(commands)
+
+    invoke = commands.add_parser("invoke-test", help="start a test invocation of a trigger")
+    invoke.add_argument("trigger")
+    invoke.add_argument("--input", metavar="FILE", help="JSON input (default: the trigger's example)")
+    invoke.add_argument("--subscription", metavar="ID")
+    invoke.set_defaults(run=cmd_invoke_test)
+
+    invocations = commands.add_parser("invocations", help="invocation status").add_subparsers(
+        dest="action", required=True
+    )
+    status = invocations.add_parser("status")
+    status.add_argument("--trigger")
+    status.set_defaults(run=cmd_invocations_status)
+
+    filters = commands.add_parser("filter", help="test subscription filters").add_subparsers(
+        dest="action", required=True
+    )
+    check = filters.add_parser("check", help="evaluate a filter offline (and with --remote, at the tenant)")
+    check.add_argument("filter", help="Jayway JsonPath, e.g. '$[?($.identity.type == \"IDENTITY\")]'")
+    check.add_argument("--trigger", required=True)
+    check.add_argument("--input", metavar="FILE", help="JSON input (default: the trigger's example)")
+    check.add_argument("--remote", action="store_true", help="also ask the tenant's validate-filter")
+    check.set_defaults(run=cmd_filter_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE
+    except SailPointNotFound as error:
+        print(f"error: {error}", file=sys.stderr)
+        return TENANT
+    except (SailPointApiError, TokenUnavailable) as error:
+        fix = (
+            fix_for(error, "the scope the call needs")
+            if isinstance(error, SailPointApiError)
+            else ("check SAILPOINT_TENANT_URL, the client id and secret")
+        )
+        print(f"error: {error}" + (f" ({fix})" if fix != str(error) else ""), file=sys.stderr)
+        return TENANT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The subscriptions custom resource against the tenant simulator, with CloudFormation's response
+captured by a local server standing in for the pre-signed ResponseURL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from idn_local.simulator import TenantSimulator
+from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET, fetch_token, running_simulator
+from tests.support import FakeLambdaContext, load_function
+
+BASE = "https://abc.execute-api.us-east-1.amazonaws.com/v1/triggers/"
+PRE = "idn:access-request-pre-approval"
+CREATED = "idn:identity-created"
+
+
+class CloudFormation(ThreadingHTTPServer):
+    """Receives the PUT of each response document."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.responses: list[dict[str, Any]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/response"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: CloudFormation
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+    def do_PUT(self) -> None:
+        self.server.responses.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def sim() -> Iterator[TenantSimulator]:
+    with running_simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cloudformation() -> Iterator[CloudFormation]:
+    server = CloudFormation()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def resource(aws: str, sim: TenantSimulator, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    sm = boto3.client("secretsmanager")
+    inbound = sm.create_secret(Name="inbound", SecretString=json.dumps({"bearerToken": "inbound-token"}))[
+        "ARN"
+    ]
+    client = sm.create_secret(
+        Name="client", SecretString=json.dumps({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET})
+    )
+    token = sm.create_secret(Name="token", SecretString="{}")
+    for key, value in {
+        "TENANT_API_URL": sim.url,
+        "INBOUND_AUTH_TYPE": "BEARER_TOKEN",
+        "INBOUND_SECRET_ID": inbound,
+        "SAILPOINT_CLIENT_SECRET_ID": client["ARN"],
+        "TOKEN_SECRET_ID": token["ARN"],
+    }.items():
+        monkeypatch.setenv(key, value)
+    return load_function("subscriptions")
+
+
+def event(
+    cloudformation: CloudFormation, request: str, physical_id: str | None = None, **properties: str
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "RequestType": request,
+        "ResponseURL": cloudformation.url,
+        "StackId": "arn:aws:cloudformation:stack/s",
+        "RequestId": f"req-{len(cloudformation.responses)}",
+        "LogicalResourceId": "Subscriptions",
+        "ResourceType": "Custom::SailPointSubscriptions",
+        "ResourceProperties": {
+            "ServiceToken": "arn",
+            "WebhookBaseUrl": BASE,
+            "ResponseMode": "SYNC",
+            "ResponseDeadline": "PT1H",
+            "Filter": "",
+            "Enabled": "true",
+            **properties,
+        },
+    }
+    if physical_id:
+        body["PhysicalResourceId"] = physical_id
+    return body
+
+
+def call(resource: ModuleType, cloudformation: CloudFormation, *args: Any, **kwargs: str) -> dict[str, Any]:
+    before = len(cloudformation.responses)
+    resource.lambda_handler(event(cloudformation, *args, **kwargs), FakeLambdaContext())
+    assert len(cloudformation.responses) == before + 1  # exactly one answer, whatever happened
+    return cloudformation.responses[-1]
+
+
+def ours(sim: TenantSimulator) -> dict[str, Any]:
+    return {
+        s.trigger_id: s for s in sim.subscriptions() if (s.http_config or {}).get("url", "").startswith(BASE)
+    }
+
+
+def test_create_update_delete(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator
+) -> None:
+    # Create: both triggers subscribed, sending the inbound credential from the secret
+    created = call(resource, cloudformation, "Create", TriggerIds=f"{CREATED}, {PRE}", ResponseMode="ASYNC")
+    assert created["Status"] == "SUCCESS" and created["PhysicalResourceId"] == BASE
+    subscriptions = ours(sim)
+    assert set(subscriptions) == {CREATED, PRE}
+    config = subscriptions[PRE].http_config
+    assert config is not None and config["url"] == BASE + PRE and config["httpDispatchMode"] == "ASYNC"
+    assert config["bearerTokenAuthConfig"] == {"bearerToken": "inbound-token"}
+    kept_id = subscriptions[CREATED].id
+    # Update: one trigger removed, a filter added, the other PATCHed in place
+    updated = call(
+        resource,
+        cloudformation,
+        "Update",
+        BASE,
+        TriggerIds=CREATED,
+        Filter="$[?($.identity.id)]",
+        Enabled="false",
+    )
+    assert updated["Status"] == "SUCCESS"
+    subscriptions = ours(sim)
+    assert set(subscriptions) == {CREATED}
+    assert subscriptions[CREATED].id == kept_id
+    assert subscriptions[CREATED].filter == "$[?($.identity.id)]" and subscriptions[CREATED].enabled is False
+    # Delete, then delete again (already missing): both succeed
+    assert call(resource, cloudformation, "Delete", BASE, TriggerIds=CREATED)["Status"] == "SUCCESS"
+    assert ours(sim) == {}
+    assert call(resource, cloudformation, "Delete", BASE, TriggerIds=CREATED)["Status"] == "SUCCESS"
+
+
+def test_a_request_response_trigger_taken_by_someone_else_fails_with_its_name(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator
+) -> None:
+    body = {
+        "name": "the other integration",
+        "triggerId": PRE,
+        "type": "HTTP",
+        "enabled": True,
+        "httpConfig": {
+            "url": "https://other.example.com/hook",
+            "httpDispatchMode": "SYNC",
+            "httpAuthenticationType": "NO_AUTH",
+        },
+    }
+    requests.post(
+        f"{sim.url}/trigger-subscriptions/v1",
+        json=body,
+        timeout=5,
+        headers={"Authorization": f"Bearer {fetch_token(sim)}"},
+    ).raise_for_status()
+    failed = call(resource, cloudformation, "Create", TriggerIds=PRE)
+    assert failed["Status"] == "FAILED"
+    assert "the other integration" in failed["Reason"] and "allows one subscription" in failed["Reason"]
+    assert ours(sim) == {}
+
+
+def test_a_tenant_outage_fails_the_resource_instead_of_hanging(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator
+) -> None:
+    sim.faults.fail_next_requests(20, status=503)
+    failed = call(resource, cloudformation, "Create", TriggerIds=CREATED)
+    assert failed["Status"] == "FAILED" and "503" in failed["Reason"]
+    assert "inbound-token" not in json.dumps(failed) and CLIENT_SECRET not in json.dumps(failed)
+
+
+def test_bad_properties_fail_clearly(resource: ModuleType, cloudformation: CloudFormation) -> None:
+    failed = call(resource, cloudformation, "Create", TriggerIds=CREATED, ResponseMode="SOMETIMES")
+    assert failed["Status"] == "FAILED" and "mode" in failed["Reason"]
