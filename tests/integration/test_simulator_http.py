@@ -823,7 +823,7 @@ def test_admin_event_is_delivered_real_time_to_enabled_subscriptions(
         (
             "POST",
             "/trigger-subscriptions/v1/validate-filter",
-            b'{"input": {}, "filter": "$[?(@.a nin [1])]"}',
+            b'{"input": {}, "filter": "$[?(@.a all [1])]"}',
             400,
         ),
     ],

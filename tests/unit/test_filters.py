@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from idn_triggers.filters import (
@@ -87,21 +91,41 @@ def test_syntax_error_becomes_an_invalid_verdict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("expression", "word"),
+    "expression",
     [
-        ('$[?(@.identity.name in ["Ada"])]', "in"),
-        ('$[?(@.identity.name nin ["Ada"])]', "nin"),
-        ("$[?(@.changes size 2)]", "size"),
-        ("$[?(@.identity.name =~ /A.*/)]", "=~"),
-        ("$.changes.length()", "length"),
+        '$[?(@.identity.name in ["Ada"])]',
+        '$[?(@.identity.name nin ["Bob"])]',
+        "$[?(@.changes size 2)]",
+        "$[?(@.identity.name =~ /A.*/)]",
+        "$.changes.length()",
+        '$[?(@.identity.attributes.level == "3")]',  # Jayway: a number equals its numeric string
     ],
 )
-def test_unsupported_jayway_syntax_is_refused_not_guessed(expression: str, word: str) -> None:
+def test_jayway_syntax_the_first_version_refused_is_evaluated(expression: str) -> None:
+    assert matches(expression, EVENT)
+
+
+@pytest.mark.parametrize(
+    ("expression", "word", "position"),
+    [
+        ("$[?(@.changes[*])]", "existence", 4),
+        ('$[?(@.identity all ["Ada"])]', "all", 15),
+        ("$.changes.first()", "first", 10),
+        ('$[?(@.identity == {"name": "Ada"})]', "object", 18),
+        ("$[?(@.identity.name =~ /\\p{L}+/)]", "regular expression", 23),
+    ],
+)
+def test_unsupported_jayway_syntax_is_refused_not_guessed(expression: str, word: str, position: int) -> None:
     with pytest.raises(UnsupportedFilterError) as raised:
         matches(expression, EVENT)
 
     assert word in str(raised.value)
-    assert raised.value.position is not None
+    assert raised.value.position == position
+
+
+def test_validate_filter_raises_for_unsupported_syntax() -> None:
+    with pytest.raises(UnsupportedFilterError):
+        validate_filter("$[?(@.changes[*])]", EVENT)
 
 
 def test_compiled_filters_are_cached() -> None:
@@ -110,3 +134,21 @@ def test_compiled_filters_are_cached() -> None:
 
 def test_non_container_payload_matches_nothing() -> None:
     assert not matches("$[?(@.a == 1)]", "not an object")
+
+
+def test_a_compiled_filter_is_shared_by_threads() -> None:
+    compiled = compile_filter('$.changes[?(@.attribute in ["department", "title"])]')
+    events = [{"changes": [{"attribute": "department" if n % 2 else "manager"}]} for n in range(400)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(compiled.matches, events))
+
+    assert results == [bool(n % 2) for n in range(400)]
+
+
+def test_the_module_imports_without_python_jsonpath() -> None:
+    code = "import sys; sys.modules['jsonpath'] = None; import idn_triggers.filters"
+
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+    assert completed.returncode == 0, completed.stderr
