@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv run test unit lint typecheck validate build pr simulator clean
+.PHONY: help venv run test unit lint typecheck validate build pr simulator clean fuzz soak lock audit bench events
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,21 @@ validate: $(STAMP)  ## offline template checks
 
 build: $(STAMP)  ## sam build without containers (needs python3.13 on PATH; this adds it)
 	PATH="$(dir $(PYTHON)):$(abspath $(BIN)):$$PATH" $(BIN)/sam build --cached --parallel
+
+events: $(STAMP)  ## regenerate events/ from the trigger catalogue
+	$(BIN)/python scripts/generate_events.py
+
+fuzz: $(STAMP)  ## fuzz the receiver: >10,000 generated requests in-process plus an HTTP pass over local mode
+	FUZZ_PROFILE=deep $(BIN)/pytest tests/fuzz -q -p no:cacheprovider $(ARGS)
+
+soak: $(STAMP)  ## fault-injection soak of local mode (500 invocations, <= 5 min): nothing lost, nothing doubled
+	$(BIN)/python bench/soak.py $(ARGS)
+
+lock: $(STAMP)  ## re-pin the layer's dependencies with hashes (layers/idn_triggers/requirements.lock)
+	$(MAKE) -C layers/idn_triggers lock UV=$(abspath $(BIN))/uv
+
+audit: $(STAMP)  ## known vulnerabilities in the layer's pinned dependencies (pip-audit; fails if its database is unreachable)
+	$(MAKE) -C layers/idn_triggers audit PIP_AUDIT=$(abspath $(BIN))/pip-audit
 
 pr: lint typecheck test  ## what a pull request must pass
 

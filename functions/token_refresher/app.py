@@ -13,13 +13,12 @@ import boto3
 import requests
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.errors import ConfigurationError
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.settings import TokenRefresherSettings
-from idn_triggers.token_store import refresh_stored_token
+from idn_triggers.token_store import refresh_stored_token, secret_reader
 from idn_triggers.tokens import TokenUnavailable, client_credentials_grant, load_client_credentials
 
 settings = TokenRefresherSettings.from_env()
@@ -31,9 +30,12 @@ secrets_manager = boto3.client("secretsmanager")
 session = requests.Session()
 
 
+read_secret = secret_reader()
+
+
 def grant() -> dict[str, Any]:
     credentials = load_client_credentials(
-        settings.client_secret_id, lambda name: get_secret(name, transform="json", max_age=300)
+        settings.client_secret_id, lambda name: read_secret(name, 300, transform="json")
     )
     return client_credentials_grant(settings.tenant_api_url, credentials, session)
 

@@ -25,6 +25,7 @@ from idn_local.resources import LocalResources, _boto
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import REGION, Stack, load_template
 from idn_local.tenant import TenantClient, TenantError
+from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider
 
@@ -109,6 +110,7 @@ class LocalRunner:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> LocalRunner:
         self._saved_environ = dict(os.environ)  # functions read the environment; give it back on stop
+        keep_sdk_logs_free_of_secrets()  # local mode writes secrets too (credentials, client secret)
         try:
             self._bind_api()  # first: a busy port fails fast, and the stack needs the webhook URL
             self._start_aws()

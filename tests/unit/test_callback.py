@@ -532,3 +532,16 @@ def test_a_malformed_client_secret_names_the_secret_and_the_key(value: dict[str,
     assert message.endswith(f"bad or missing: {missing}")
     assert "s3" not in message
     assert failure.value.public_message == "receiver is misconfigured; see its logs"
+
+
+def test_already_completed_after_an_earlier_attempt_counts_as_completed(
+    tenant: Tenant, client: CallbackClient
+) -> None:
+    # An earlier attempt timed out on our side but landed: SailPoint refuses the repeat with 400.
+    tenant.replies.append(
+        Reply(400, {"messages": [{"locale": "en-US", "text": "invocation already completed"}]})
+    )
+
+    result = client.complete(callback_url(tenant), SECRET, output=OUTPUT)
+
+    assert result.outcome is CallbackOutcome.COMPLETED and "earlier attempt" in result.reason

@@ -60,7 +60,10 @@ CredentialSource = Callable[[], InboundSecret]
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    # surrogatepass: a lone surrogate in a header must compare unequal, not raise
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -18,6 +18,9 @@ from requests.adapters import HTTPAdapter
 
 from idn_triggers.tokens import TokenSource, TokenUnavailable
 
+# SailPoint's answer to a second completion of one invocation (the simulator uses the same words).
+ALREADY_COMPLETED = "already completed"
+
 
 class CallbackOutcome(StrEnum):
     COMPLETED = "completed"
@@ -59,7 +62,9 @@ class CallbackClient:
         self.session.mount("http://", adapter)
         self.calls = 0
 
-    def complete(self, callback_url: str, secret: str, *, output: Any = None, error: str | None = None) -> CallbackResult:
+    def complete(
+        self, callback_url: str, secret: str, *, output: Any = None, error: str | None = None
+    ) -> CallbackResult:
         body: dict[str, Any] = {"secret": secret}
         if error is not None:
             body["error"] = error
@@ -81,8 +86,13 @@ class CallbackClient:
         self.calls += 1
         try:
             # No redirects: the secret and the token go to the vetted completion URL and nowhere else.
-            response = self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False,
-                                         headers={"Authorization": f"Bearer {token}"})
+            response = self.session.post(
+                url,
+                json=body,
+                timeout=self.timeout,
+                allow_redirects=False,
+                headers={"Authorization": f"Bearer {token}"},
+            )
         except requests.Timeout:
             return CallbackResult(CallbackOutcome.RETRY, "callback timed out")
         except requests.RequestException as failure:
@@ -91,9 +101,19 @@ class CallbackClient:
         if status in (200, 202, 204):
             return CallbackResult(CallbackOutcome.COMPLETED, f"HTTP {status}", status=status)
         if status == 429 or status >= 500 or status == 401:
-            return CallbackResult(CallbackOutcome.RETRY, f"HTTP {status}",
-                                  retry_after_seconds(response.headers.get("Retry-After")), status)
-        return CallbackResult(CallbackOutcome.PERMANENT, f"HTTP {status}: {_detail(response)}", status=status)
+            return CallbackResult(
+                CallbackOutcome.RETRY,
+                f"HTTP {status}",
+                retry_after_seconds(response.headers.get("Retry-After")),
+                status,
+            )
+        detail = _detail(response)
+        if status == 400 and ALREADY_COMPLETED in detail.lower():
+            # An earlier attempt timed out on our side but reached SailPoint: the answer is in.
+            return CallbackResult(
+                CallbackOutcome.COMPLETED, f"HTTP 400: {detail} (an earlier attempt landed)", status=status
+            )
+        return CallbackResult(CallbackOutcome.PERMANENT, f"HTTP {status}: {detail}", status=status)
 
 
 def _detail(response: requests.Response) -> str:

@@ -27,6 +27,9 @@ from idn_triggers.errors import InvalidPayload, MalformedBody
 
 METADATA_KEY = "_metadata"
 _COMPLETE_PATH = re.compile(r"/trigger-invocations/(?:v1/)?(?P<id>[^/]+)/complete/?$")
+# The invocation id becomes an SQS message attribute and the idempotency key (DynamoDB): SQS refuses
+# control characters and both have size limits, so an id outside this shape is refused up front.
+_INVOCATION_ID = re.compile(r"^[A-Za-z0-9._~:-]{1,128}$")
 
 
 class ResponseMode(StrEnum):
@@ -42,17 +45,35 @@ def _squash(value: str) -> str:
 _TRIGGER_TYPES = {_squash(t.value): t for t in TriggerType}
 
 
+# What a completion URL may look like, character by character: an ASCII host name (or an IP literal),
+# an optional port, a path and an optional query. No userinfo, no backslash, no whitespace or control
+# characters, no fragment: URL parsers disagree on those (`https://evil.example\\@tenant/...` is the
+# tenant's host to urlsplit but evil.example to requests/urllib3), and SailPoint never sends them.
+_PLAIN_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
+    r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+)
+
+
 def callback_url_problem(callback_url: str, tenant_api_url: str | None, allow_http: bool) -> str | None:
     """Why a callback URL must not be called, or None. The worker POSTs the invocation's secret
     there, so only the tenant's own completion endpoint is acceptable (no request forwarding)."""
-    parts = urlsplit(callback_url)
-    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
+    plain = _PLAIN_URL.match(callback_url)
+    if plain is None:
+        return "callbackURL must be a plain URL (no userinfo, backslash, whitespace, fragment or non-ASCII)"
+    scheme = plain["scheme"].lower()
+    if scheme != "https" and not (allow_http and scheme == "http"):
         return "callbackURL must use https"
     if invocation_id_from_callback(callback_url) is None:
         return "callbackURL is not a SailPoint trigger-invocation completion URL"
     if tenant_api_url:
         tenant = urlsplit(tenant_api_url)
-        if (parts.hostname, parts.port) != (tenant.hostname, tenant.port):
+        try:
+            tenant_port = tenant.port
+        except ValueError:
+            return "the configured tenant API URL has an invalid port"
+        port = int(plain["port"]) if plain["port"] else None
+        if (plain["host"].strip("[]").lower(), port) != (tenant.hostname, tenant_port):
             return "callbackURL is not on the configured tenant's API host"
     return None
 
@@ -101,6 +122,9 @@ class DeliveryMetadata(BaseModel):
                 )
         if self.callback_url is not None and invocation_id_from_callback(self.callback_url) is None:
             raise ValueError("callbackURL is not a SailPoint trigger-invocation completion URL")
+        invocation_id = self.resolved_invocation_id
+        if invocation_id is not None and not _INVOCATION_ID.match(invocation_id):
+            raise ValueError("the invocation id must be 1 to 128 letters, digits or . _ ~ : -")
         return self
 
     @property

@@ -95,12 +95,19 @@ class TriggerHandler:
             logger.error("trigger handler returned no answer", extra={"trigger_id": self.trigger_id})
             raise InvalidHandlerOutput()
         # warnings=False: pydantic's serializer warnings quote the offending values (PII) into logs.
-        data = result.model_dump(mode="json", by_alias=True, warnings=False) if isinstance(result, BaseModel) else result
+        data = (
+            result.model_dump(mode="json", by_alias=True, warnings=False)
+            if isinstance(result, BaseModel)
+            else result
+        )
         try:
             return self.output_model.model_validate(data).model_dump(mode="json", by_alias=True)
         except ValidationError as error:
             fields = [".".join(str(p) for p in e["loc"]) or "(answer)" for e in error.errors()]
-            logger.error("trigger handler answer fails its model", extra={"trigger_id": self.trigger_id, "fields": fields})
+            logger.error(
+                "trigger handler answer fails its model",
+                extra={"trigger_id": self.trigger_id, "fields": fields},
+            )
             raise InvalidHandlerOutput() from None
 
 

@@ -8,8 +8,8 @@ one documented 500.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,15 +54,24 @@ class ReceiverResponse:
         return json.dumps(self.body, separators=(",", ":"))
 
 
-def decode_body(body: str | None, is_base64: bool) -> dict[str, Any]:
-    """The request body as a JSON object, or MalformedBody saying what is wrong with it."""
+def decode_body(body: str | None, is_base64: bool, max_bytes: int | None = None) -> dict[str, Any]:
+    """The request body as a JSON object, or MalformedBody saying what is wrong with it.
+
+    A body over `max_bytes` (decoded size) is PayloadTooLarge before any decoding or parsing.
+    """
     if body is None or body == "":
         raise MalformedBody("request body is empty; expected a JSON object")
+    if max_bytes is not None:  # a cheap lower bound first: base64 decodes to ~3/4, a char is >= 1 byte
+        least = len(body) // 4 * 3 - 2 if is_base64 else len(body)
+        if least > max_bytes:
+            raise _too_large(max_bytes)
     try:
         raw = base64.b64decode(body, validate=True) if is_base64 else body.encode("utf-8", "strict")
         text = raw.decode("utf-8")
-    except (binascii.Error, UnicodeError):
+    except ValueError:  # binascii.Error, UnicodeError, and b64decode's ValueError for non-ASCII input
         raise MalformedBody("request body is not valid UTF-8") from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise _too_large(max_bytes)
     try:
         parsed = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
@@ -72,7 +81,44 @@ def decode_body(body: str | None, is_base64: bool) -> dict[str, Any]:
         raise MalformedBody(f"request body is not valid JSON{position}") from None
     if not isinstance(parsed, dict):
         raise MalformedBody("request body must be a JSON object")
+    if ("\\u" in text or _UNSTORABLE.search(text)) and _has_unstorable(parsed):
+        raise MalformedBody("request body holds a lone surrogate or a noncharacter (U+FFFE/U+FFFF)")
+    if _deeper_than(parsed, MAX_JSON_DEPTH):
+        raise MalformedBody(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
     return parsed
+
+
+# SailPoint's payloads nest a few levels; pydantic cannot serialize (queue) much past 250.
+MAX_JSON_DEPTH = 64
+
+
+def _deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether objects and arrays nest deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+# JSON may escape lone surrogates ("\ud800"): they cannot be encoded as UTF-8, so hashing or queueing
+# such a payload would crash; SQS also refuses U+FFFE and U+FFFF.
+_UNSTORABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _has_unstorable(parsed: dict[str, Any]) -> bool:
+    try:
+        return _UNSTORABLE.search(json.dumps(parsed, ensure_ascii=False)) is not None
+    except RecursionError:
+        return True
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than the receiver's limit of {max_bytes} bytes")
 
 
 class Receiver:
@@ -121,7 +167,7 @@ class Receiver:
         try:
             self.authenticator.authenticate(headers)
             info = self.trigger(trigger_id)
-            delivery = split_envelope(trigger_id, decode_body(body, is_base64))
+            delivery = split_envelope(trigger_id, decode_body(body, is_base64, self.settings.max_body_bytes))
             if delivery.invocation_id:
                 logger.set_correlation_id(delivery.invocation_id)
             return self._dispatch(info, delivery)
@@ -157,7 +203,9 @@ class Receiver:
             self._check_callback(delivery)
         if mode is ResponseMode.ASYNC:
             return self._enqueue(info, delivery, 200, "queued")
-        context = HandlerContext(info.id, mode, delivery.invocation_id, can_defer=mode is ResponseMode.DYNAMIC)
+        context = HandlerContext(
+            info.id, mode, delivery.invocation_id, can_defer=mode is ResponseMode.DYNAMIC
+        )
         result = self._run(handler, event, context)
         if result is DEFER:
             return self._enqueue(info, delivery, 202, "deferred")
@@ -166,11 +214,15 @@ class Receiver:
 
     def _check_callback(self, delivery: Delivery) -> None:
         url = delivery.metadata.callback_url if delivery.metadata else None
-        problem = "callbackURL is required" if not url else callback_url_problem(
-            url, self.settings.tenant_api_url, self.settings.allow_http_callbacks
+        problem = (
+            "callbackURL is required"
+            if not url
+            else callback_url_problem(url, self.settings.tenant_api_url, self.settings.allow_http_callbacks)
         )
         if problem:
-            raise InvalidPayload("_metadata is invalid", details=[{"field": "_metadata.callbackURL", "problem": problem}])
+            raise InvalidPayload(
+                "_metadata is invalid", details=[{"field": "_metadata.callbackURL", "problem": problem}]
+            )
 
     def _enqueue(self, info: TriggerInfo, delivery: Delivery, status: int, outcome: str) -> ReceiverResponse:
         """Store the invocation for the worker; only then acknowledge it (SailPoint never resends)."""
@@ -178,12 +230,16 @@ class Receiver:
             raise UnsupportedResponseMode("this receiver has no work queue; subscribe with SYNC")
         message = queued_invocation(delivery, info.type, self.settings.response_deadline)
         if len(message.model_dump_json()) > MAX_QUEUED_PAYLOAD_BYTES:
-            raise PayloadTooLarge(f"payload is larger than the {MAX_QUEUED_PAYLOAD_BYTES // 1024} KiB that can be queued")
+            raise PayloadTooLarge(
+                f"payload is larger than the {MAX_QUEUED_PAYLOAD_BYTES // 1024} KiB that can be queued"
+            )
         try:
             self.queue.send(message)
         except Exception as error:  # any SQS or network failure: refuse rather than lose the event
-            logger.error("could not queue the invocation", extra={**message.log_fields(),
-                                                                  "error_type": type(error).__name__})
+            logger.error(
+                "could not queue the invocation",
+                extra={**message.log_fields(), "error_type": type(error).__name__},
+            )
             raise QueueUnavailable() from None
         logger.info("invocation queued", extra=message.log_fields())
         mode = delivery.response_mode.value if info.is_request_response else "FIRE_AND_FORGET"
@@ -198,7 +254,9 @@ class Receiver:
             logger.exception("trigger handler raised", extra={"trigger_id": handler.trigger_id})
             raise HandlerFailed() from None
         if result is DEFER and not context.can_defer:
-            logger.error("trigger handler deferred a delivery that cannot be deferred",
-                         extra={"trigger_id": handler.trigger_id, "mode": context.response_mode.value})
+            logger.error(
+                "trigger handler deferred a delivery that cannot be deferred",
+                extra={"trigger_id": handler.trigger_id, "mode": context.response_mode.value},
+            )
             raise InvalidHandlerOutput()
         return result

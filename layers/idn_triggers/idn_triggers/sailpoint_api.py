@@ -175,7 +175,9 @@ class SailPointClient:
 
     def get_subscription(self, subscription_id: str) -> dict[str, Any]:
         """The API has no GET by id: list with an `id eq` filter."""
-        found = self.request("GET", self.path("subscriptions"), params={"filters": f'id eq "{subscription_id}"'})
+        found = self.request(
+            "GET", self.path("subscriptions"), params={"filters": f'id eq "{subscription_id}"'}
+        )
         matches = [s for s in found if s.get("id") == subscription_id]
         if not matches:
             raise SailPointNotFound(f"subscription {subscription_id} not found", 404)

@@ -143,17 +143,36 @@ def refresh_stored_token(grant: Callable[[], dict[str, Any]], write: Callable[[s
     return token
 
 
+def secret_reader() -> Callable[..., Any]:
+    """`read(name, max_age, force=False)` through a Powertools SecretsProvider of this function's own.
+
+    Not the module-level default provider: its boto3 client would outlive the function (a second
+    local stack in one process would still talk to the first one's endpoint).
+    """
+    provider: Any = None
+
+    def read(name: str, max_age: int, force: bool = False, transform: Any = None) -> Any:
+        nonlocal provider
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider()
+        return provider.get(name, max_age=max_age, force_fetch=force, transform=transform)
+
+    return read
+
+
 def provider_from_settings(settings: SailPointApiSettings) -> StoredTokenProvider:
     """The token provider a function uses, wired to its secrets through Powertools' cached reads."""
-    from aws_lambda_powertools.utilities.parameters import get_secret
+    read = secret_reader()
 
     def client_credentials() -> ClientCredentials:
         return load_client_credentials(
-            settings.client_secret_id, lambda name: get_secret(name, transform="json", max_age=300)
+            settings.client_secret_id, lambda name: read(name, 300, transform="json")
         )
 
     def read_token_secret(force: bool) -> Any:
-        return get_secret(settings.token_secret_id, max_age=settings.token_cache_seconds, force_fetch=force)
+        return read(settings.token_secret_id, settings.token_cache_seconds, force)
 
     fallback = ClientCredentialsTokenProvider(settings.tenant_api_url, client_credentials)
     return StoredTokenProvider(read_token_secret, fallback)

@@ -42,11 +42,13 @@ def settings() -> PreApprovalSettings:
 
 def _listed(items: list[RequestedItem], names: frozenset[str]) -> list[str]:
     """Names of the items being added whose id or name is in `names`."""
-    return sorted({
-        item.name
-        for item in items
-        if item.operation.lower() == "add" and (item.id.lower() in names or item.name.lower() in names)
-    })
+    return sorted(
+        {
+            item.name
+            for item in items
+            if item.operation.lower() == "add" and (item.id.lower() in names or item.name.lower() in names)
+        }
+    )
 
 
 def review(event: AccessRequestPreApproval, items: list[str]) -> PreApprovalDecision:
@@ -72,4 +74,6 @@ def decide(event: AccessRequestPreApproval, context: HandlerContext) -> PreAppro
     to_review = _listed(event.requested_items, config.review_items)
     if to_review:
         return DEFER if context.can_defer else review(event, to_review)
-    return PreApprovalDecision(approved=True, comment="Passed pre-approval policy checks.", approver=config.approver)
+    return PreApprovalDecision(
+        approved=True, comment="Passed pre-approval policy checks.", approver=config.approver
+    )

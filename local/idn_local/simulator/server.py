@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import socketserver
+import struct
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from idn_triggers.filters import UnsupportedFilterError, validate_filter
 
 from .errors import ApiError, bad_request, error_response, not_found
-from .faults import SCOPES, Fault
+from .faults import SCOPES, ConnectionDropped, Fault
 from .listing import apply_filters, apply_sorters, paginate
 from .state import REAL_TIME, TEST, Tenant
 
@@ -143,6 +144,8 @@ class Api:
             return handler(Request(method, path, params, query, headers, body, prefix))
         except ApiError as err:
             return Response(err.status, err.body, err.headers)
+        except ConnectionDropped:
+            raise
         except Exception:  # a simulator bug: answer like SailPoint would, keep serving
             log.exception("unexpected error handling %s %s", method, path)
             return Response(500, error_response(500, "An internal fault occurred."))
@@ -169,6 +172,8 @@ class Api:
             return
         if fault.delay_seconds:
             self.stopping.wait(fault.delay_seconds)
+        if fault.reset:
+            raise ConnectionDropped()
         error = fault.error()
         if error is not None:
             raise error
@@ -344,7 +349,7 @@ class Api:
         for scope, spec in body.items():
             if scope not in SCOPES or not isinstance(spec, dict):
                 raise bad_request(f"unknown fault scope '{scope}'; use {', '.join(SCOPES)} with an object")
-            unknown = set(spec) - {"count", "status", "retry_after", "delay_seconds"}
+            unknown = set(spec) - {"count", "status", "retry_after", "delay_seconds", "reset"}
             if unknown:
                 raise bad_request(f"{scope}: unknown keys {', '.join(sorted(unknown))}")
             try:
@@ -355,13 +360,14 @@ class Api:
                     status=int(status) if status is not None else None,
                     retry_after=int(retry_after) if retry_after is not None else None,
                     delay_seconds=float(spec.get("delay_seconds", 0)),
+                    reset=spec.get("reset", False) is True,
                 )
             except (TypeError, ValueError):
                 raise bad_request(
                     f"{scope}: count, status and retry_after are integers, delay_seconds a number"
                 ) from None
-            if fault.status is None and not fault.delay_seconds:
-                raise bad_request(f"{scope}: give a status, a delay_seconds, or both")
+            if fault.status is None and not fault.delay_seconds and not fault.reset:
+                raise bad_request(f"{scope}: give a status, a delay_seconds, a reset, or a combination")
             parsed.append((scope, count, fault))
         for scope, count, fault in parsed:
             try:
@@ -487,7 +493,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         headers = {key: value for key, value in self.headers.items()}
-        self._send(self.server.api.handle(self.command, self.path, _Headers(headers), body))
+        try:
+            response = self.server.api.handle(self.command, self.path, _Headers(headers), body)
+        except ConnectionDropped:  # an injected reset: RST instead of an answer (SO_LINGER 0, close)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            return
+        self._send(response)
 
     def _send(self, response: Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
