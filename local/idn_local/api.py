@@ -75,7 +75,8 @@ class ApiGateway(ThreadingHTTPServer):
         self._thread.start()
 
     def stop(self) -> None:
-        self.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever: only if it ever ran
+            self.shutdown()
         self.server_close()
         if self._thread:
             self._thread.join(timeout=5)

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             print_report(run_demo(runner))
         if not args.exit_after_demo:
             print("Serving; press Ctrl-C to stop.", flush=True)
-            stop.wait()
+            while not stop.wait(0.5):  # a timed wait lets Ctrl-C (KeyboardInterrupt) through at once
+                pass
     except KeyboardInterrupt:
         pass
     except LocalModeError as error:

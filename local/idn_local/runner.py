@@ -204,6 +204,7 @@ class LocalRunner:
             "SailPointClientSecret": self.client_secret,
             "PublicWebhookBaseUrl": f"{self.api.url}/triggers/",
             "InboundSecretCacheSeconds": "2",  # local rotations need not wait a minute
+            "WorkerBatchingWindowSeconds": "0",  # local mode answers at once; AWS gathers for 1 s by default
         }
         if self.options.auth.type == "NO_AUTH":
             wired["AllowUnauthenticated"] = "true"

@@ -79,22 +79,28 @@ class SqsPoller:
         self._thread.join(timeout=10)
 
     def _receive(self) -> list[dict[str, Any]]:
+        """One batch, as Lambda gathers it: long-poll for a first message, then keep gathering until
+        the batch is full or MaximumBatchingWindowInSeconds has passed since polling began."""
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.window
+        deadline: float | None = None
         while len(messages) < self.batch_size and not self._stop.is_set():
-            wait = 1 if not messages else 0
+            remaining = 0.0 if deadline is None else deadline - time.monotonic()
+            if deadline is not None and remaining <= 0:
+                break
             received = self._client.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
-                WaitTimeSeconds=wait,
+                WaitTimeSeconds=1 if not messages else min(1, int(remaining)),
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
+            if received and deadline is None:
+                deadline = time.monotonic() + self.window
+            elif not received and messages:
+                self._stop.wait(
+                    min(0.05, max(0.0, remaining))
+                )  # a short window: do not spin on empty receives
             messages.extend(received)
-            if not received and (messages or time.monotonic() >= deadline):
-                break
-            if messages and time.monotonic() >= deadline:
-                break
         return messages
 
     def _run(self) -> None:

@@ -201,7 +201,10 @@ def test_worker_reads_the_queue_with_partial_batch_failures() -> None:
     assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["WorkQueue", "Arn"]}
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["BatchSize"] == {"Ref": "WorkerBatchSize"}
-    assert event["Properties"]["MaximumBatchingWindowInSeconds"] >= 1
+    assert event["Properties"]["MaximumBatchingWindowInSeconds"] == {"Ref": "WorkerBatchingWindowSeconds"}
+    assert (
+        TEMPLATE["Parameters"]["WorkerBatchingWindowSeconds"]["Default"] >= 1
+    )  # Lambda's rule for batches > 10
 
 
 def test_visibility_timeout_is_at_least_six_times_the_worker_timeout() -> None:
