@@ -51,7 +51,7 @@ CONFIGS = {
 
 # -- the child: one configuration, one local stack ------------------------------------------------
 def subscribe(runner: Any, mode: str) -> None:
-    for existing in runner.tenant.subscriptions():
+    for existing in runner.tenant.list_subscriptions():
         if existing["triggerId"] == PRE:
             runner.tenant.delete_subscription(existing["id"])
     runner.tenant.create_subscription(
@@ -92,10 +92,8 @@ def seconds(later: Any, earlier: Any) -> float:
 
 def fresh_phase(runner: Any, mode: str, warm: int) -> None:
     """Forget earlier invocations (waits scan them all), subscribe, and warm the path."""
-    from idn_local.tenant import TenantClient
-
     runner.simulator.reset()  # also forgets every token issued so far:
-    runner.tenant = TenantClient(runner.simulator.url, runner.client_id, runner.client_secret)  # ours,
+    runner.tenant = runner.sailpoint_client(runner.simulator.url)  # ours,
     for timer in runner.timers:  # and the stored one, which the token refresher replaces as in AWS
         if timer.function.name.startswith("TokenRefresher"):
             timer.fire()

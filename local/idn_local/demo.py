@@ -57,17 +57,19 @@ class DemoResult:
 
 def subscriptions_manager(runner: LocalRunner) -> SubscriptionManager:
     """The custom resource's code path: this stack's subscriptions, managed by their webhook URL."""
+    assert runner.tenant is not None
     auth = runner.options.auth
     credential = None if auth.type == "NO_AUTH" else InboundSecret.model_validate(auth.secret_value())
     return SubscriptionManager(
-        runner.sailpoint, runner.webhook_url(""), AuthType(auth.type), credential, name_prefix="local demo"
+        runner.tenant, runner.webhook_url(""), AuthType(auth.type), credential, name_prefix="local demo"
     )
 
 
 def wait_for_status(runner: LocalRunner, trigger_id: str, known: set[str]) -> dict[str, Any] | None:
+    assert runner.tenant is not None
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        for status in runner.sailpoint.invocation_statuses(trigger_id):
+        for status in runner.tenant.invocation_statuses(trigger_id):
             if status["id"] not in known and status.get("completed"):
                 return status
         time.sleep(0.05)
@@ -83,6 +85,7 @@ def demo_input(step: DemoStep) -> dict[str, Any] | None:
 
 
 def run_demo(runner: LocalRunner) -> list[DemoResult]:
+    assert runner.tenant is not None
     manager = subscriptions_manager(runner)
     desired: dict[str, SubscriptionSpec] = {}
     results = []
@@ -92,8 +95,8 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
         desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)  # type: ignore[arg-type]
         try:
             subscription_id = manager.apply(list(desired.values()))[step.trigger_id]
-            known = {s["id"] for s in runner.sailpoint.invocation_statuses(step.trigger_id)}
-            runner.sailpoint.test_invocation(step.trigger_id, demo_input(step), [subscription_id])
+            known = {s["id"] for s in runner.tenant.invocation_statuses(step.trigger_id)}
+            runner.tenant.test_invocation(step.trigger_id, demo_input(step), [subscription_id])
         except (SailPointApiError, SubscriptionConflict) as error:
             raise LocalModeError(f"demo: {error}") from None
         results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))

@@ -24,10 +24,9 @@ from idn_local.functions import LocalFunction, load_functions
 from idn_local.resources import LocalResources, _boto
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import REGION, Stack, load_template
-from idn_local.tenant import TenantClient, TenantError
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
-from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider
+from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider, TokenUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
@@ -64,15 +63,6 @@ class InboundAuth:
             return {"bearerToken": str(self.secret)}
         return {"userName": str(self.user), "password": str(self.secret)}
 
-    def subscription_config(self) -> dict[str, Any]:
-        """The httpConfig auth part of a SailPoint subscription for this credential."""
-        config: dict[str, Any] = {"httpAuthenticationType": self.type}
-        if self.type == "BEARER_TOKEN":
-            config["bearerTokenAuthConfig"] = {"bearerToken": self.secret}
-        elif self.type == "BASIC_AUTH":
-            config["basicAuthConfig"] = {"userName": self.user, "password": self.secret}
-        return config
-
 
 @dataclass
 class LocalOptions:
@@ -101,8 +91,7 @@ class LocalRunner:
         self.pollers: list[SqsPoller] = []
         self.timers: list[ScheduleTimer] = []
         self.stack: Stack | None = None
-        self.tenant: TenantClient | None = None
-        self._api: SailPointClient | None = None
+        self.tenant: SailPointClient | None = None
         self._saved_environ: dict[str, str] | None = None
         self.client_id = options.client_id or "local-client"
         self.client_secret = options.client_secret or secrets.token_urlsafe(24)
@@ -174,11 +163,11 @@ class LocalRunner:
         if self.options.tenant_url:
             if not (self.options.client_id and self.options.client_secret):
                 raise LocalModeError("--tenant-url needs --client-id and --client-secret")
-            self.tenant = TenantClient(self.options.tenant_url, self.client_id, self.client_secret)
+            self.tenant = self.sailpoint_client(self.options.tenant_url)
             try:
-                self.tenant.token()  # fail now, in one line, if the tenant is wrong or unreachable
-            except TenantError as error:
-                raise LocalModeError(str(error)) from None
+                self.tenant.tokens.token()  # fail now, in one line, if the tenant is wrong or unreachable
+            except TokenUnavailable as error:
+                raise LocalModeError(f"tenant {self.options.tenant_url}: {error}") from None
             log.info("SailPoint tenant %s", self.options.tenant_url)
             return
         from idn_local.simulator import SimulatorConfig, TenantSimulator
@@ -191,7 +180,7 @@ class LocalRunner:
             token_lifetime=self.options.token_lifetime,
         )
         self.simulator = TenantSimulator(config).start()
-        self.tenant = TenantClient(self.simulator.url, self.client_id, self.client_secret)
+        self.tenant = self.sailpoint_client(self.simulator.url)
         log.info("SailPoint tenant simulator on %s", self.simulator.url)
 
     def _start_stack(self) -> None:
@@ -296,17 +285,10 @@ class LocalRunner:
         assert self.api is not None
         return self.api.url
 
-    @property
-    def sailpoint(self) -> SailPointClient:
-        """The library's SailPoint client for this run's tenant (what the functions use)."""
-        if self._api is None:
-            credentials = ClientCredentials(
-                clientId=self.client_id, clientSecret=SecretStr(self.client_secret)
-            )
-            self._api = SailPointClient(
-                self.tenant_url, ClientCredentialsTokenProvider(self.tenant_url, lambda: credentials)
-            )
-        return self._api
+    def sailpoint_client(self, base_url: str) -> SailPointClient:
+        """The library's SailPoint client (what the functions use) for this run's API client."""
+        credentials = ClientCredentials(clientId=self.client_id, clientSecret=SecretStr(self.client_secret))
+        return SailPointClient(base_url, ClientCredentialsTokenProvider(base_url, lambda: credentials))
 
     @property
     def tenant_url(self) -> str:

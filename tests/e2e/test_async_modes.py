@@ -46,7 +46,7 @@ def no_faults(local: LocalRunner) -> None:
 
 def subscribe(local: LocalRunner, trigger_id: str, mode: str, deadline: str = "PT1H") -> None:
     assert local.tenant is not None
-    for existing in local.tenant.subscriptions():
+    for existing in local.tenant.list_subscriptions():
         if existing["triggerId"] == trigger_id:
             local.tenant.delete_subscription(existing["id"])
     local.tenant.create_subscription(

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 def subscribe(local: LocalRunner, trigger_id: str, *, token: str = E2E_BEARER, **extra: Any) -> str:
     assert local.tenant is not None
-    for existing in local.tenant.subscriptions():  # one subscription per REQUEST_RESPONSE trigger
+    for existing in local.tenant.list_subscriptions():  # one subscription per REQUEST_RESPONSE trigger
         if existing["triggerId"] == trigger_id:
             local.tenant.delete_subscription(existing["id"])
     body = {

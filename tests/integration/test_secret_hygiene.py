@@ -154,7 +154,7 @@ def forget_handler_settings() -> None:
 
 def subscribe(runner: LocalRunner, trigger_id: str, mode: str) -> None:
     assert runner.tenant is not None
-    for existing in runner.tenant.subscriptions():
+    for existing in runner.tenant.list_subscriptions():
         if existing["triggerId"] == trigger_id:
             runner.tenant.delete_subscription(existing["id"])
     runner.tenant.create_subscription(
