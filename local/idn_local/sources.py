@@ -100,7 +100,8 @@ class SqsPoller:
                 self._stop.wait(
                     min(0.05, max(0.0, remaining))
                 )  # a short window: do not spin on empty receives
-            messages.extend(received)
+            seen = {m["MessageId"] for m in messages}  # a record whose visibility ran out comes once
+            messages.extend(m for m in received if m["MessageId"] not in seen)
         return messages
 
     def _run(self) -> None:

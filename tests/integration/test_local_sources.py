@@ -58,6 +58,13 @@ def depth(queue: str) -> int:
     return sum(int(v) for v in attributes["Attributes"].values())
 
 
+def visible(queue: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -78,7 +85,7 @@ def test_successful_batch_is_deleted_and_records_have_lambda_shape(queues: dict[
         queues,
         lambda event, ctx: seen.extend(event["Records"]),
         BatchSize=10,
-        MaximumBatchingWindowInSeconds=1,
+        MaximumBatchingWindowInSeconds=0,
     )
     try:
         wait_until(lambda: len(seen) == 3 and depth(queues["queue"]) == 0)
@@ -119,7 +126,7 @@ def test_without_partial_responses_an_error_returns_the_whole_batch(queues: dict
             raise RuntimeError("first batch fails")
 
     send(queues["queue"], "x", "y")
-    poller = start_poller(queues, handler, BatchSize=10, MaximumBatchingWindowInSeconds=1)
+    poller = start_poller(queues, handler, BatchSize=10, MaximumBatchingWindowInSeconds=0)
     try:
         wait_until(lambda: len(calls) >= 2 and depth(queues["queue"]) == 0)
     finally:
@@ -134,7 +141,7 @@ def test_batch_size_is_respected(queues: dict[str, str]) -> None:
         queues,
         lambda event, ctx: sizes.append(len(event["Records"])),
         BatchSize=2,
-        MaximumBatchingWindowInSeconds=1,
+        MaximumBatchingWindowInSeconds=0,
     )
     try:
         wait_until(lambda: sum(sizes) == 5)
@@ -186,3 +193,23 @@ def test_rate_expressions(expression: str, seconds: int) -> None:
 def test_cron_is_refused_loudly() -> None:
     with pytest.raises(ValueError, match="rate"):
         schedule_seconds("cron(0 12 * * ? *)")
+
+
+def test_the_batching_window_gathers_records_that_arrive_later(queues: dict[str, str]) -> None:
+    # Given a 2 s window and a queue whose visibility (1 s) is shorter than it (a bad set-up AWS refuses)
+    batches: list[list[str]] = []
+    send(queues["queue"], "first")
+    poller = start_poller(
+        queues,
+        lambda event, ctx: batches.append([r["body"] for r in event["Records"]]),
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=2,
+    )
+    try:
+        wait_until(lambda: visible(queues["queue"]) == 0, timeout=5)  # the poller holds "first"
+        send(queues["queue"], "second")  # arrives while the window is open
+        wait_until(lambda: bool(batches), timeout=15)
+    finally:
+        poller.stop()
+    # Then both records come in one batch, and no record twice
+    assert sorted(batches[0]) == ["first", "second"]
