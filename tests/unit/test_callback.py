@@ -22,8 +22,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from idn_triggers import tokens as tokens_module
-from idn_triggers.callback import CallbackClient, CallbackOutcome, retry_after_seconds
+from idn_triggers.callback import CallbackClient, CallbackOutcome
 from idn_triggers.errors import ConfigurationError
+from idn_triggers.http_answers import retry_after_seconds
 from idn_triggers.tokens import (
     REFRESH_MARGIN_SECONDS,
     ClientCredentials,

@@ -6,9 +6,6 @@ or give up (other 4xx, a refused URL). A 401 is answered by one token refresh an
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from idn_triggers.http_answers import error_text, retry_after_seconds
 from idn_triggers.tokens import TokenSource, TokenUnavailable
 
 # SailPoint's answer to a second completion of one invocation (the simulator uses the same words).
@@ -34,20 +32,6 @@ class CallbackResult:
     reason: str
     retry_after: float | None = None
     status: int | None = None
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:  # an unparsable date is no Retry-After at all, not a crash of the completion
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class CallbackClient:
@@ -107,24 +91,10 @@ class CallbackClient:
                 retry_after_seconds(response.headers.get("Retry-After")),
                 status,
             )
-        detail = _detail(response)
+        detail = error_text(response)
         if status == 400 and ALREADY_COMPLETED in detail.lower():
             # An earlier attempt timed out on our side but reached SailPoint: the answer is in.
             return CallbackResult(
                 CallbackOutcome.COMPLETED, f"HTTP 400: {detail} (an earlier attempt landed)", status=status
             )
         return CallbackResult(CallbackOutcome.PERMANENT, f"HTTP {status}: {detail}", status=status)
-
-
-def _detail(response: requests.Response) -> str:
-    """The tenant's error text (SailPoint's ErrorResponseDto), cut short; never the request."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason or ""
-    if isinstance(body, dict):
-        messages = body.get("messages")
-        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
-            return str(messages[0].get("text", ""))[:300]
-        return str(body.get("message") or body.get("error") or "")[:300]
-    return ""

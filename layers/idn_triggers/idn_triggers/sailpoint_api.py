@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import requests
 
-from idn_triggers.callback import retry_after_seconds
+from idn_triggers.http_answers import error_text, retry_after_seconds
 from idn_triggers.tokens import TokenSource, TokenUnavailable
 
 Family = Literal["v1", "beta"]
@@ -64,20 +64,6 @@ _BY_STATUS: dict[int, type[SailPointApiError]] = {
     404: SailPointNotFound,
     429: SailPointRateLimited,
 }
-
-
-def error_text(response: requests.Response) -> str:
-    """SailPoint's message from an ErrorResponseDto (`messages[0].text`), or the other shapes it uses."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason or ""
-    if isinstance(body, dict):
-        messages = body.get("messages")
-        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
-            return str(messages[0].get("text", ""))[:500]
-        return str(body.get("message") or body.get("error_description") or body.get("error") or "")[:500]
-    return ""
 
 
 class SailPointClient:

@@ -15,6 +15,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from idn_triggers.errors import ConfigurationError
+from idn_triggers.http_answers import retry_after_seconds
 
 REFRESH_MARGIN_SECONDS = 60
 
@@ -122,8 +123,6 @@ def client_credentials_grant(
 
     Returns the token response body; raises TokenUnavailable otherwise (never with the secret in it).
     """
-    from idn_triggers.callback import retry_after_seconds
-
     for attempt in range(2):
         try:
             response = session.post(
