@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 
 from idn_triggers.auth import AuthType, InboundSecret, parse_inbound_secret
 from idn_triggers.sailpoint_api import SailPointClient
+from idn_triggers.subscriptions import auth_config
 
 logger = Logger()
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -53,17 +54,7 @@ def http_config_with(
         for k, v in subscription.get("httpConfig", {}).items()
         if k not in ("basicAuthConfig", "bearerTokenAuthConfig")
     }
-    config["httpAuthenticationType"] = auth_type.value
-    if auth_type is AuthType.BEARER_TOKEN:
-        assert credential.bearer_token is not None
-        config["bearerTokenAuthConfig"] = {"bearerToken": credential.bearer_token.get_secret_value()}
-    else:
-        assert credential.password is not None
-        config["basicAuthConfig"] = {
-            "userName": credential.user_name,
-            "password": credential.password.get_secret_value(),
-        }
-    return config
+    return {**config, **auth_config(auth_type, credential)}
 
 
 class InboundRotation:
