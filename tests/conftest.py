@@ -6,6 +6,7 @@ import io
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -45,9 +46,9 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield moto_endpoint
 
 
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    """Every log line written during the test, formatted as Powertools writes it (extras included)."""
+@contextmanager
+def _capture(*logger_names: str) -> Iterator[io.StringIO]:
+    """Lines written to these loggers, formatted as Powertools writes them (extras included)."""
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
@@ -55,9 +56,25 @@ def captured_logs() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(LambdaPowertoolsFormatter())
-    loggers = [logging.getLogger(), logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"])]
+    loggers = [logging.getLogger(name) for name in logger_names]
     for logger in loggers:
         logger.addHandler(handler)
-    yield stream
-    for logger in loggers:
-        logger.removeHandler(handler)
+    try:
+        yield stream
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Every log line written during the test: the root logger's and the service's."""
+    with _capture("", os.environ["POWERTOOLS_SERVICE_NAME"]) as stream:
+        yield stream
+
+
+@pytest.fixture
+def service_logs() -> Iterator[io.StringIO]:
+    """The service logger's lines only, once each (what handlers and templates log)."""
+    with _capture(os.environ["POWERTOOLS_SERVICE_NAME"]) as stream:
+        yield stream

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -66,19 +64,9 @@ def receiver(aws: str, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Calla
 
 
 @pytest.fixture
-def summaries() -> Iterator[io.StringIO]:
-    """The service logger's lines (where the templates' summaries go when handlers run inline)."""
-    from aws_lambda_powertools import Logger
-    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
-    Logger()  # configure the service logger first: its first set-up replaces existing handlers
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(LambdaPowertoolsFormatter())
-    service = logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"])
-    service.addHandler(handler)
-    yield stream
-    service.removeHandler(handler)
+def summaries(service_logs: io.StringIO) -> io.StringIO:
+    """Where the templates' summaries go when handlers run inline."""
+    return service_logs
 
 
 def summarised_triggers(logs: io.StringIO) -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,15 +18,9 @@ from idn_triggers.errors import AuthenticationFailed
 from idn_triggers.rotation import STEPS, InboundRotation, RotationError
 from idn_triggers.sailpoint_api import SailPointApiError, SailPointClient
 from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider
-from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET, running_simulator
+from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET
 
 BASE = "https://abc.execute-api.us-east-1.amazonaws.com/v1/triggers/"
-
-
-@pytest.fixture
-def sim() -> Iterator[TenantSimulator]:
-    with running_simulator() as simulator:
-        yield simulator
 
 
 def client(sim: TenantSimulator) -> SailPointClient:

@@ -32,12 +32,6 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-def sim() -> Iterator[TenantSimulator]:
-    with running_simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as running:
         yield running

@@ -17,7 +17,6 @@ from tests.integration.conftest_simulator import (
     PRE_APPROVAL,
     Receiver,
     running_receiver,
-    running_simulator,
 )
 
 pytestmark = [
@@ -28,12 +27,6 @@ pytestmark = [
 sailpoint_configuration = pytest.importorskip("sailpoint.configuration")
 triggers_sdk = pytest.importorskip("sailpoint.triggers")
 models = pytest.importorskip("sailpoint.triggers.models")
-
-
-@pytest.fixture
-def sim() -> Iterator[TenantSimulator]:
-    with running_simulator() as simulator:
-        yield simulator
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from idn_local.simulator import TenantSimulator
-from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET, fetch_token, running_simulator
+from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET, fetch_token
 from tests.support import FakeLambdaContext, load_function
 
 BASE = "https://abc.execute-api.us-east-1.amazonaws.com/v1/triggers/"
@@ -48,12 +48,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-
-@pytest.fixture
-def sim() -> Iterator[TenantSimulator]:
-    with running_simulator() as simulator:
-        yield simulator
 
 
 @pytest.fixture

@@ -36,16 +36,10 @@ from idn_triggers.tokens import (
     TokenUnavailable,
     client_credentials_grant,
 )
-from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET, running_simulator
+from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET
 from tests.support import FakeLambdaContext, load_function
 
 CREDENTIALS = ClientCredentials(clientId=CLIENT_ID, clientSecret=SecretStr(CLIENT_SECRET))
-
-
-@pytest.fixture
-def sim() -> Iterator[TenantSimulator]:
-    with running_simulator() as simulator:
-        yield simulator
 
 
 def fallback(sim: TenantSimulator) -> ClientCredentialsTokenProvider:

@@ -7,8 +7,6 @@ import copy
 import importlib
 import io
 import json
-import logging
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,19 +35,8 @@ EXAMPLES = [
 
 
 @pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    """What the handlers log, once per line (the shared `captured_logs` also copies root's lines)."""
-    from aws_lambda_powertools import Logger
-    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
-    Logger()  # configure the service logger first: its first set-up replaces existing handlers
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(LambdaPowertoolsFormatter())
-    service = logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"])
-    service.addHandler(handler)
-    yield stream
-    service.removeHandler(handler)
+def logs(service_logs: io.StringIO) -> io.StringIO:
+    return service_logs
 
 
 def handler(trigger_id: str) -> TriggerHandler:
