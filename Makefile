@@ -25,7 +25,7 @@ run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" f
 	$(BIN)/python -m idn_local $(ARGS)
 
 simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 8400 --client-id X --client-secret Y"
-	$(BIN)/python -m idn_local.simulator $(ARGS)
+	$(BIN)/python -m idn_simulator $(ARGS)
 
 test: $(STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e)
 	$(BIN)/ruff check .

@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, table
 
-from idn_triggers.filters import compile_filter, matches
+from jayway_filter import compile_filter, matches
 
 CATALOGUE = ROOT / "layers/idn_triggers/idn_triggers/catalogue/data"
 
@@ -78,7 +78,7 @@ def per_call_ns(call: Callable[[], object], number: int, repeat: int) -> float:
 def first_compile_ms(runs: int) -> float:
     """Import of the module plus the first compile (imports python-jsonpath) in fresh processes."""
     code = (
-        "import time; t = time.perf_counter(); from idn_triggers.filters import compile_filter; "
+        "import time; t = time.perf_counter(); from jayway_filter import compile_filter; "
         "compile_filter('$[?(@.a == 1)]'); print(time.perf_counter() - t)"
     )
     samples = [

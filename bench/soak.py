@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner  # noqa: E402
-from idn_local.simulator import InvocationState  # noqa: E402
-from idn_local.simulator.faults import Fault  # noqa: E402
+from idn_simulator import InvocationState  # noqa: E402
+from idn_simulator.faults import Fault  # noqa: E402
 from idn_triggers.queue import payload_fingerprint  # noqa: E402
 
 PRE = "idn:access-request-pre-approval"
@@ -292,7 +292,7 @@ class Soak:
     def dead_letters(self) -> dict[str, str]:
         """invocationId -> reason, for every message in the DLQ (read with ops' lister)."""
         assert self.runner is not None and self.runner.stack is not None
-        from idn_local.ops import DeadLetterQueue
+        from idn_tools.ops import DeadLetterQueue
 
         dlq = DeadLetterQueue(
             boto3.client("sqs", endpoint_url=self.runner.aws_endpoint),

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from idn_local.apigw import proxy_event
+from idn_local.gateway_events import proxy_event
 from idn_triggers.catalogue import TriggerType, known_triggers, trigger_document
 from idn_triggers.envelope import split_envelope
 from idn_triggers.queue import QueuedInvocation, queued_invocation

@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:
-        logging.getLogger("idn_local.api").setLevel(logging.WARNING)
+        logging.getLogger("idn_local.gateway_server").setLevel(logging.WARNING)
     if not args.verbose:
-        logging.getLogger("idn_local.simulator").setLevel(logging.WARNING)
+        logging.getLogger("idn_simulator").setLevel(logging.WARNING)
     for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stop = threading.Event()

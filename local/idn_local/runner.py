@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from idn_local.api import ApiGateway, routes_for
 from idn_local.functions import LocalFunction, load_functions
+from idn_local.gateway_server import ApiGateway, routes_for
 from idn_local.resources import LocalResources, _boto
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import REGION, Stack, load_template
@@ -170,7 +170,7 @@ class LocalRunner:
                 raise LocalModeError(f"tenant {self.options.tenant_url}: {error}") from None
             log.info("SailPoint tenant %s", self.options.tenant_url)
             return
-        from idn_local.simulator import SimulatorConfig, TenantSimulator
+        from idn_simulator import SimulatorConfig, TenantSimulator
 
         config = SimulatorConfig(
             client_id=self.client_id,

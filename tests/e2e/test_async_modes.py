@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
-from idn_local.simulator import InvocationRecord, InvocationState
+from idn_simulator import InvocationRecord, InvocationState
 from tests.support import trigger_document
 
 PRE = "idn:access-request-pre-approval"

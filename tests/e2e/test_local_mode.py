@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from idn_local.runner import LocalRunner
-from idn_local.simulator import InvocationState
+from idn_simulator import InvocationState
 from tests.e2e.conftest import E2E_BEARER
 from tests.support import ROOT, trigger_document
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
-from idn_local.simulator import InvocationRecord, InvocationState
+from idn_simulator import InvocationRecord, InvocationState
 from tests.support import ROOT
 
 PRE = "idn:access-request-pre-approval"

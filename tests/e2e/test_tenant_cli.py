@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from idn_local.simulator import SimulatorConfig, TenantSimulator
+from idn_simulator import SimulatorConfig, TenantSimulator
 from tests.support import ROOT
 
 CLIENT, SECRET = "cli-client", "cli-client-secret-value"
@@ -39,7 +39,7 @@ def cli(
         **(env or {}),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "idn_local.tenant_cli", *args],
+        [sys.executable, "-m", "idn_tools.tenant_cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

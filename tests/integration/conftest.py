@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from idn_local.simulator import TenantSimulator
+from idn_simulator import TenantSimulator
 from tests.integration.conftest_simulator import running_simulator
 
 

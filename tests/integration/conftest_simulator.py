@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from idn_local.simulator import SimulatorConfig, TenantSimulator
+from idn_simulator import SimulatorConfig, TenantSimulator
 
 CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-secret"

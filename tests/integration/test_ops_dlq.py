@@ -1,4 +1,4 @@
-"""The operator's DLQ commands (local/idn_local/ops.py) against moto's SQS over HTTP."""
+"""The operator's DLQ commands (tools/idn_tools/ops.py) against moto's SQS over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from idn_local import ops
+from idn_tools import ops
 
 SECRET = "dlq-callback-secret-never-shown"
 PAYLOAD_VALUE = "William Wilson (PII)"

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from idn_local.simulator import TenantSimulator
+from idn_simulator import TenantSimulator
 from idn_triggers.auth import AuthType, InboundAuthenticator, SecretsManagerCredentials
 from idn_triggers.errors import AuthenticationFailed
 from idn_triggers.rotation import STEPS, InboundRotation, RotationError

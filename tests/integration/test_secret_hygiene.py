@@ -29,8 +29,8 @@ import pytest
 import requests
 
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
-from idn_local.simulator import InvocationState
-from idn_local.simulator.auth import TokenStore
+from idn_simulator import InvocationState
+from idn_simulator.oauth import IssuedTokens
 from tests.support import FakeLambdaContext, load_event, load_function
 
 PRE = "idn:access-request-pre-approval"
@@ -132,14 +132,14 @@ def traces() -> Iterator[RecordingTracer]:
 def issued_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every access token the simulated tenant issues (the values to look for)."""
     issued: list[str] = []
-    original = TokenStore.issue
+    original = IssuedTokens.issue
 
-    def issue(self: TokenStore, client_id: str | None, client_secret: str | None) -> tuple[str, int]:
+    def issue(self: IssuedTokens, client_id: str | None, client_secret: str | None) -> tuple[str, int]:
         token, lifetime = original(self, client_id, client_secret)
         issued.append(token)
         return token, lifetime
 
-    monkeypatch.setattr(TokenStore, "issue", issue)
+    monkeypatch.setattr(IssuedTokens, "issue", issue)
     return issued
 
 

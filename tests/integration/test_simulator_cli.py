@@ -1,4 +1,4 @@
-"""``python -m idn_local.simulator`` as a person runs it: help, startup line, Ctrl-C, port in use."""
+"""``python -m idn_simulator`` as a person runs it: help, startup line, Ctrl-C, port in use."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import requests
 from tests.support import ROOT
 
 pytestmark = pytest.mark.timeout(30)
-COMMAND = [sys.executable, "-m", "idn_local.simulator"]
+COMMAND = [sys.executable, "-m", "idn_simulator"]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from idn_local.simulator import SimulatorConfig, TenantSimulator
-from idn_local.simulator.faults import Fault, Faults
+from idn_simulator import SimulatorConfig, TenantSimulator
+from idn_simulator.faults import Fault, Faults
 
 CLIENT_ID, CLIENT_SECRET = "faults-client", "faults-secret"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from idn_local.simulator import InvocationRecord, InvocationState, TenantSimulator
+from idn_simulator import InvocationRecord, InvocationState, TenantSimulator
 from tests.integration.conftest_simulator import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from idn_local.simulator import InvocationState, TenantSimulator
+from idn_simulator import InvocationState, TenantSimulator
 from tests.integration.conftest_simulator import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 
-from idn_local.simulator import TenantSimulator
+from idn_simulator import TenantSimulator
 from tests.integration.conftest_simulator import CLIENT_ID, CLIENT_SECRET, fetch_token
 from tests.support import FakeLambdaContext, load_function
 

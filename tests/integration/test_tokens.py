@@ -17,7 +17,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from idn_local.simulator import TenantSimulator
+from idn_simulator import TenantSimulator
 from idn_triggers.sailpoint_api import (
     SailPointClient,
     SailPointNotFound,

@@ -27,8 +27,8 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from idn_local.simulator import InvocationState, SimulatorConfig, TenantSimulator
 from idn_local.sources import sqs_event
+from idn_simulator import InvocationState, SimulatorConfig, TenantSimulator
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import split_envelope
 from idn_triggers.queue import QueuedInvocation, QueueSender, queued_invocation

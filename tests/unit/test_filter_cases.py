@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from idn_local.simulator import SimulatorConfig, TenantSimulator
-from idn_triggers.filters import UnsupportedFilterError, validate_filter
+from idn_simulator import SimulatorConfig, TenantSimulator
+from jayway_filter import UnsupportedFilterError, validate_filter
 
 DATA = json.loads(Path(__file__).with_name("filter_cases.json").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = DATA["cases"]

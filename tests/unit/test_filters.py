@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from idn_triggers.filters import (
+from jayway_filter import (
     FilterSyntaxError,
     FilterVerdict,
     UnsupportedFilterError,
@@ -147,7 +147,7 @@ def test_a_compiled_filter_is_shared_by_threads() -> None:
 
 
 def test_the_module_imports_without_python_jsonpath() -> None:
-    code = "import sys; sys.modules['jsonpath'] = None; import idn_triggers.filters"
+    code = "import sys; sys.modules['jsonpath'] = None; import jayway_filter"
 
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
 

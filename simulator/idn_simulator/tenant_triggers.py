@@ -82,14 +82,14 @@ class TriggerDef:
         return list(dict.fromkeys(problems))  # one entry per problem, in path order
 
 
-class Catalogue:
+class TenantTriggers:
     """All triggers by id, in catalogue order."""
 
     def __init__(self, triggers: Iterable[TriggerDef]) -> None:
         self._triggers = {trigger.id: trigger for trigger in triggers}
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> Catalogue:
+    def load(cls, directory: Path | None = None) -> TenantTriggers:
         """Read index.json and every trigger document it lists."""
         directory = directory or data_dir()
         index = json.loads((directory / "index.json").read_text(encoding="utf-8"))

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .catalogue import REQUEST_RESPONSE, Catalogue
-from .errors import ApiError, bad_request, not_found
+from .api_errors import ApiError, bad_request, not_found
+from .tenant_triggers import REQUEST_RESPONSE, TenantTriggers
 
 DEADLINE_PASSED = "deadline passed"
 Clock = Callable[[], datetime]
@@ -50,7 +50,7 @@ class InvocationState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class DeliveryAttempt:
     """The simulator's POST to the subscription URL and the subscriber's answer."""
 
     at: datetime
@@ -92,7 +92,7 @@ class InvocationRecord:
     created: datetime
     deadline: datetime | None
     state: InvocationState = InvocationState.DELIVERING
-    delivery: Delivery | None = None
+    delivery: DeliveryAttempt | None = None
     attempts: tuple[CompletionAttempt, ...] = ()
     completed: datetime | None = None
     completed_via: str | None = None
@@ -156,7 +156,7 @@ class InvocationRecord:
 class Invocations:
     """All invocations of the tenant, with the completion rules."""
 
-    def __init__(self, catalogue: Catalogue, clock: Clock = utcnow) -> None:
+    def __init__(self, catalogue: TenantTriggers, clock: Clock = utcnow) -> None:
         self._catalogue = catalogue
         self._clock = clock
         self._changed = threading.Condition()
@@ -197,7 +197,7 @@ class Invocations:
                 # Short waits: deadlines expire without any notification.
                 self._changed.wait(min(remaining, 0.05))
 
-    def settle_delivery(self, invocation_id: str, delivery: Delivery) -> None:
+    def settle_delivery(self, invocation_id: str, delivery: DeliveryAttempt) -> None:
         """Record the subscriber's answer to the delivery and what it means for the invocation."""
         with self._changed:
             record = self._records.get(invocation_id)
@@ -209,7 +209,7 @@ class Invocations:
             self._records[invocation_id] = record
             self._changed.notify_all()
 
-    def _after_delivery(self, record: InvocationRecord, delivery: Delivery) -> InvocationRecord:
+    def _after_delivery(self, record: InvocationRecord, delivery: DeliveryAttempt) -> InvocationRecord:
         status = delivery.status
         if delivery.error is not None or status is None:
             return self._fail(record, f"delivery failed: {delivery.error}")
@@ -224,7 +224,7 @@ class Invocations:
         return self._settle_inline_answer(record, delivery, status)
 
     def _settle_inline_answer(
-        self, record: InvocationRecord, delivery: Delivery, status: int
+        self, record: InvocationRecord, delivery: DeliveryAttempt, status: int
     ) -> InvocationRecord:
         """SYNC (any 2xx) or DYNAMIC (200): the answer body is the output and must validate."""
         via = "sync-response" if record.mode == "SYNC" else "dynamic-response"

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-from .catalogue import Catalogue
 from .config import SimulatorConfig
 from .faults import Faults
 from .invocations import InvocationRecord, InvocationState
 from .server import Api, SimulatorHTTPServer
 from .state import REAL_TIME, SimulatorStats, Tenant
-from .subscriptions import Subscription
+from .subscription_records import Subscription
+from .tenant_triggers import TenantTriggers
 
 
 def base_url(host: str, port: int) -> str:
@@ -34,7 +34,7 @@ def base_url(host: str, port: int) -> str:
 class TenantSimulator:
     """A SailPoint ISC tenant on a local port: OAuth, triggers, subscriptions, invocations."""
 
-    def __init__(self, config: SimulatorConfig | None = None, *, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, config: SimulatorConfig | None = None, *, catalogue: TenantTriggers | None = None) -> None:
         self.config = config or SimulatorConfig()
         self._tenant = Tenant(self.config, catalogue)
         self._api = Api(self._tenant)

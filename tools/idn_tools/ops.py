@@ -1,7 +1,7 @@
 """Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it.
 
-    python -m idn_local.ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
-    python -m idn_local.ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
+    python -m idn_tools.ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
+    python -m idn_tools.ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
                                         [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
 
 Against AWS it uses boto3's default credentials and region; `--stack-name` reads the stack outputs
@@ -262,7 +262,7 @@ def _age(seconds: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m idn_local.ops", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m idn_tools.ops", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="group", required=True)
     dlq = commands.add_parser("dlq", help="the dead-letter queue").add_subparsers(
         dest="command", required=True

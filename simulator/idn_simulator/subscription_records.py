@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from jsonpath import JSONPatch
 from jsonpath.exceptions import JSONPatchError, JSONPointerError
 
-from idn_triggers.filters import FilterSyntaxError, UnsupportedFilterError, compile_filter
+from jayway_filter import FilterSyntaxError, UnsupportedFilterError, compile_filter
 
-from .catalogue import Catalogue
-from .errors import bad_request
+from .api_errors import bad_request
+from .tenant_triggers import TenantTriggers
 
 SUBSCRIPTION_TYPES = ("HTTP", "EVENTBRIDGE", "INLINE", "SCRIPT", "WORKFLOW")
 DISPATCH_MODES = ("SYNC", "ASYNC", "DYNAMIC")
@@ -129,7 +129,7 @@ class Subscription:
 def build_subscription(
     body: Any,
     *,
-    catalogue: Catalogue,
+    catalogue: TenantTriggers,
     subscription_id: str,
     created: datetime,
     existing: Subscription | None = None,
@@ -187,7 +187,7 @@ def build_subscription(
     )
 
 
-def apply_patch(existing: Subscription, operations: Any, catalogue: Catalogue) -> Subscription:
+def apply_patch(existing: Subscription, operations: Any, catalogue: TenantTriggers) -> Subscription:
     """Apply RFC 6902 operations to the patchable fields, then validate the result like a PUT."""
     if not isinstance(operations, list) or not operations:
         raise bad_request("a JSON Patch body must be a non-empty array of operations")
@@ -218,7 +218,7 @@ def apply_patch(existing: Subscription, operations: Any, catalogue: Catalogue) -
     )
 
 
-def check_limits(new: Subscription, others: list[Subscription], catalogue: Catalogue) -> None:
+def check_limits(new: Subscription, others: list[Subscription], catalogue: TenantTriggers) -> None:
     """One subscription per REQUEST_RESPONSE trigger, 50 per other trigger (400 naming the existing)."""
     same_trigger = [sub for sub in others if sub.trigger_id == new.trigger_id]
     trigger = catalogue.get(new.trigger_id)

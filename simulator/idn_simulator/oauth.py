@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from .errors import ApiError, too_many_requests, unauthorized
+from .api_errors import ApiError, too_many_requests, unauthorized
 
 Clock = Callable[[], float]
 RATE_WINDOW_SECONDS = 10.0
@@ -25,7 +25,7 @@ def _same(left: str, right: str) -> bool:
     return hmac.compare_digest(left.encode("utf-8"), right.encode("utf-8"))
 
 
-class TokenStore:
+class IssuedTokens:
     """Issues tokens to the one configured client and checks bearer headers."""
 
     def __init__(

@@ -17,17 +17,17 @@ from typing import Any
 
 import requests
 
-from idn_triggers.filters import FilterError, matches
+from jayway_filter import FilterError, matches
 
-from .auth import RateLimiter, TokenStore
-from .catalogue import Catalogue
+from .api_errors import bad_request, not_found
 from .config import SimulatorConfig
-from .errors import bad_request, not_found
 from .faults import Faults
-from .invocations import Delivery, InvocationRecord, Invocations, utcnow
-from .subscriptions import Subscription, apply_patch, build_subscription, check_limits
+from .invocations import DeliveryAttempt, InvocationRecord, Invocations, utcnow
+from .oauth import IssuedTokens, RateLimiter
+from .subscription_records import Subscription, apply_patch, build_subscription, check_limits
+from .tenant_triggers import TenantTriggers
 
-log = logging.getLogger("idn_local.simulator")
+log = logging.getLogger("idn_simulator")
 
 TEST = "TEST"
 REAL_TIME = "REAL_TIME"
@@ -69,10 +69,10 @@ class Counters:
 class Tenant:
     """One simulated ISC tenant."""
 
-    def __init__(self, config: SimulatorConfig, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, config: SimulatorConfig, catalogue: TenantTriggers | None = None) -> None:
         self.config = config
-        self.catalogue = catalogue or Catalogue.load()
-        self.tokens = TokenStore(config.client_id, config.client_secret, config.token_lifetime)
+        self.catalogue = catalogue or TenantTriggers.load()
+        self.tokens = IssuedTokens(config.client_id, config.client_secret, config.token_lifetime)
         self.limiter = RateLimiter(config.rate_limit_per_10s)
         self.faults = Faults()
         self.counters = Counters()
@@ -253,13 +253,13 @@ class Tenant:
                 url, json=body, headers=headers, timeout=self.config.delivery_timeout, allow_redirects=False
             )
         except requests.RequestException as err:
-            delivery = Delivery(at, None, None, time.monotonic() - started, error=type(err).__name__)
+            delivery = DeliveryAttempt(at, None, None, time.monotonic() - started, error=type(err).__name__)
         else:
             try:
                 answer: Any = response.json() if response.content else None
             except ValueError:  # kept as text: it then fails output validation, as it should
                 answer = response.text[:2000]
-            delivery = Delivery(at, response.status_code, answer, time.monotonic() - started)
+            delivery = DeliveryAttempt(at, response.status_code, answer, time.monotonic() - started)
         self.invocations.settle_delivery(invocation_id, delivery)
 
     # Lifecycle ---------------------------------------------------------------------------------

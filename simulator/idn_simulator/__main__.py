@@ -1,4 +1,4 @@
-"""``python -m idn_local.simulator``: run the tenant simulator until Ctrl-C.
+"""``python -m idn_simulator``: run the tenant simulator until Ctrl-C.
 
 Exit codes: 0 after a clean stop, 2 for bad arguments or a port that cannot be listened on.
 """
@@ -19,7 +19,7 @@ from .simulator import TenantSimulator
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m idn_local.simulator",
+        prog="python -m idn_simulator",
         description="Simulated SailPoint Identity Security Cloud tenant: OAuth client credentials, "
         "trigger catalogue, subscriptions, test invocations that really POST, completion callbacks, "
         "invocation status. Admin endpoints under /_sim (stats, faults, reset, events).",

@@ -283,7 +283,7 @@ def cmd_invocations_status(args: argparse.Namespace) -> int:
 
 
 def cmd_filter_check(args: argparse.Namespace) -> int:
-    from idn_triggers.filters import validate_filter
+    from jayway_filter import validate_filter
 
     trigger = check_trigger(args.trigger)
     payload = read_json(args.input)

@@ -20,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from idn_local.apigw import proxy_event
 from idn_local.functions import LocalFunction
+from idn_local.gateway_events import proxy_event
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-log = logging.getLogger("idn_local.api")
+log = logging.getLogger("idn_local.gateway_server")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import bad_request
+from .api_errors import bad_request
 
 MAX_LIMIT = 250
 _CLAUSE = re.compile(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import ApiError, error_response, too_many_requests
+from .api_errors import ApiError, error_response, too_many_requests
 
 SCOPES = ("completions", "requests", "token")
 

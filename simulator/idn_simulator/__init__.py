@@ -1,17 +1,17 @@
 """SailPoint tenant simulator (OAuth, triggers, subscriptions, invocations) over real HTTP."""
 
+from .api_errors import ApiError
 from .config import SimulatorConfig
-from .errors import ApiError
 from .faults import Fault, Faults
-from .invocations import CompletionAttempt, Delivery, InvocationRecord, InvocationState
+from .invocations import CompletionAttempt, DeliveryAttempt, InvocationRecord, InvocationState
 from .simulator import TenantSimulator
 from .state import SimulatorStats
-from .subscriptions import Subscription
+from .subscription_records import Subscription
 
 __all__ = [
     "ApiError",
     "CompletionAttempt",
-    "Delivery",
+    "DeliveryAttempt",
     "Fault",
     "Faults",
     "InvocationRecord",

@@ -23,14 +23,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from idn_triggers.filters import UnsupportedFilterError, validate_filter
+from jayway_filter import UnsupportedFilterError, validate_filter
 
-from .errors import ApiError, bad_request, error_response, not_found
+from .api_errors import ApiError, bad_request, error_response, not_found
 from .faults import SCOPES, ConnectionDropped, Fault
 from .listing import apply_filters, apply_sorters, paginate
 from .state import REAL_TIME, TEST, Tenant
 
-log = logging.getLogger("idn_local.simulator")
+log = logging.getLogger("idn_simulator")
 
 _LEGACY = re.compile(
     r"^/(?P<version>beta|v2024|v2025|v2026)/(?P<resource>triggers|trigger-subscriptions|trigger-invocations)(?P<rest>/.*)?$"
