@@ -11,7 +11,6 @@ cache). Medians of ``--repeat`` batches of ``--number`` calls; nothing is assert
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -21,21 +20,20 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, table
+from common import table
 
+from idn_triggers.catalogue import trigger_document
 from jayway_filter import compile_filter, matches
 
-CATALOGUE = ROOT / "layers/idn_triggers/idn_triggers/catalogue/data"
 
-
-def example(trigger: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((CATALOGUE / f"{trigger}.json").read_text())["exampleInput"]
+def example(trigger_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = trigger_document(trigger_id)["exampleInput"]
     return data
 
 
-CHANGED = example("idn-identity-attributes-changed")
-PRE_APPROVAL = example("idn-access-request-pre-approval")
-AGGREGATION = example("idn-account-aggregation-completed")
+CHANGED = example("idn:identity-attributes-changed")
+PRE_APPROVAL = example("idn:access-request-pre-approval")
+AGGREGATION = example("idn:account-aggregation-completed")
 
 # (filter, payload, the plain lookup of the path it reads)
 CASES: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], object]]] = [

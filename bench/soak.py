@@ -52,18 +52,17 @@ sys.path.insert(0, str(ROOT))
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner  # noqa: E402
 from idn_simulator import InvocationState  # noqa: E402
 from idn_simulator.faults import Fault  # noqa: E402
+from idn_triggers.catalogue import trigger_document  # noqa: E402
 from idn_triggers.queue import payload_fingerprint  # noqa: E402
 
 PRE = "idn:access-request-pre-approval"
 DYN = "idn:access-request-dynamic-approver"
 FIRE_AND_FORGET = ("idn:identity-created", "idn:identity-attributes-changed")
 BEARER = "soak-inbound-bearer"
-EXAMPLES_DIR = ROOT / "layers" / "idn_triggers" / "idn_triggers" / "catalogue" / "data"
 
 
 def example(trigger_id: str) -> dict[str, Any]:
-    document = json.loads((EXAMPLES_DIR / f"{trigger_id.replace(':', '-')}.json").read_text())
-    return dict(document["exampleInput"])
+    return dict(trigger_document(trigger_id)["exampleInput"])
 
 
 class WorkerKilled(RuntimeError):

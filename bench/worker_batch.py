@@ -140,7 +140,7 @@ def sqs_event(tenant_url: str, size: int) -> dict[str, Any]:
                 "body": message.model_dump_json(),
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "md5OfBody": "",
-                "messageAttributes": {"triggerId": {"stringValue": PRE, "dataType": "String"}},
+                "messageAttributes": message.lambda_record_attributes(),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
                 "awsRegion": "us-east-1",

@@ -156,17 +156,7 @@ def sqs_record(name: str, body: str, message: QueuedInvocation | None = None) ->
     """One record as Lambda's SQS event source mapping delivers it (see
     `sam local generate-event sqs receive-message`), with the receiver's message attributes."""
     sent = int(RECEIVED_AT.timestamp() * 1000)
-    attributes: dict[str, Any] = {}
-    if message is not None:
-        values = {
-            "triggerId": ("String", message.trigger_id),
-            "invocationId": ("String", message.invocation_id),
-            "contractVersion": ("Number", str(message.version)),
-        }
-        attributes = {
-            key: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": kind}
-            for key, (kind, value) in values.items()
-        }
+    attributes = message.lambda_record_attributes() if message is not None else {}
     return {
         "messageId": fixed_id(f"sqs/{name}"),
         "receiptHandle": f"AQEBlocalReceiptHandle/{name}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import copy
 import itertools
 import json
 import sys
@@ -11,9 +11,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from idn_local.functions import load_function_module
+from idn_triggers import catalogue
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-CATALOGUE = ROOT / "layers" / "idn_triggers" / "idn_triggers" / "catalogue" / "data"
 _counter = itertools.count()
 
 
@@ -41,14 +43,7 @@ def load_function(role: str) -> ModuleType:
         cached_settings = getattr(sys.modules.get(module_name), "settings", None)
         if cached_settings is not None and hasattr(cached_settings, "cache_clear"):
             cached_settings.cache_clear()
-    path = ROOT / "functions" / role / "app.py"
-    name = f"fn_{role}_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_function_module(ROOT / "functions" / role / "app.py", f"fn_{role}_{next(_counter)}")
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -56,4 +51,5 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def trigger_document(trigger_id: str) -> dict[str, Any]:
-    return json.loads((CATALOGUE / (trigger_id.replace(":", "-") + ".json")).read_text(encoding="utf-8"))
+    """A copy of the catalogue's document, so a test may change it freely."""
+    return copy.deepcopy(catalogue.trigger_document(trigger_id))

@@ -30,9 +30,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from idn_triggers.callback import CallbackClient
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
+from idn_triggers.queue import ReceivedAttributes
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.token_store import provider_from_settings
-from idn_triggers.worker import Worker
+from idn_triggers.worker import Worker, WorkerOutcome
 from trigger_handlers import HANDLER_MODULES
 
 settings = WorkerSettings.from_env()
@@ -61,16 +62,12 @@ RECORD_THREADS = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread
 
 
 def process(record: SQSRecord) -> str:
-    outcome = "retry"
+    outcome = WorkerOutcome.RETRY
     try:
         outcome = worker.process_record(record.raw_event)
         return outcome
     finally:
-        trigger = (
-            record.message_attributes["triggerId"].string_value
-            if "triggerId" in record.message_attributes
-            else "unknown"
-        )
+        trigger = ReceivedAttributes.from_lambda_record(record.raw_event, ids_from_body=False).trigger_id
         with single_metric(name="WorkerRecords", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension("TriggerId", trigger or "unknown")
             metric.add_dimension("Outcome", outcome)

@@ -13,6 +13,8 @@ import sys
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from idn_local.stack import FunctionSpec, Stack, TemplateError
@@ -71,6 +73,20 @@ def merged_environment(stack: Stack, specs: list[FunctionSpec]) -> dict[str, str
     return merged
 
 
+def load_function_module(path: Path, module_name: str) -> ModuleType:
+    """Import a function's handler file under a name of its own, as a fresh Lambda container does.
+
+    Every function is an `app.py`, so each needs a unique module name; local mode and the tests
+    both load functions through here."""
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise TemplateError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
 def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalFunction]:
     """Set the environment, then cold-start every function (import its module) once."""
     specs = stack.functions()
@@ -80,12 +96,6 @@ def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalF
     for spec in specs:
         module_name, _, attribute = spec.handler.rpartition(".")
         path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
-        unique = f"local_fn_{spec.name}"
-        module_spec = importlib.util.spec_from_file_location(unique, path)
-        if module_spec is None or module_spec.loader is None:
-            raise TemplateError(f"{spec.name}: cannot load {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[unique] = module
-        module_spec.loader.exec_module(module)
+        module = load_function_module(path, f"local_fn_{spec.name}")
         functions[spec.name] = LocalFunction(spec, getattr(module, attribute))
     return functions

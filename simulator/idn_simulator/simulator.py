@@ -34,7 +34,9 @@ def base_url(host: str, port: int) -> str:
 class TenantSimulator:
     """A SailPoint ISC tenant on a local port: OAuth, triggers, subscriptions, invocations."""
 
-    def __init__(self, config: SimulatorConfig | None = None, *, catalogue: TenantTriggers | None = None) -> None:
+    def __init__(
+        self, config: SimulatorConfig | None = None, *, catalogue: TenantTriggers | None = None
+    ) -> None:
         self.config = config or SimulatorConfig()
         self._tenant = Tenant(self.config, catalogue)
         self._api = Api(self._tenant)

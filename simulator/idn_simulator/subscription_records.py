@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from jsonpath import JSONPatch
 from jsonpath.exceptions import JSONPatchError, JSONPointerError
 
+from idn_triggers.durations import parse_duration
 from jayway_filter import FilterSyntaxError, UnsupportedFilterError, compile_filter
 
 from .api_errors import bad_request
@@ -40,19 +41,7 @@ PATCHABLE = (
 PATCH_OPS = ("add", "remove", "replace", "move", "copy")
 MAX_FIRE_AND_FORGET = 50
 DEFAULT_DEADLINE = "PT1H"
-_DURATION = re.compile(
-    r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
-)
 _AWS_ACCOUNT = re.compile(r"^\d{12}$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """An ISO-8601 duration of days/hours/minutes/seconds (``PT1H``, ``PT30S``, ``P1DT2H``)."""
-    match = _DURATION.match(text)
-    if match is None or text in ("P", "PT") or text.endswith("T"):
-        raise ValueError(f"'{text}' is not an ISO-8601 duration such as PT1H or PT30M")
-    parts = {name: float(value) for name, value in match.groupdict().items() if value}
-    return timedelta(**parts)
 
 
 @dataclass(frozen=True, slots=True)

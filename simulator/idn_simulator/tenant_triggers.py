@@ -15,15 +15,10 @@ from typing import Any
 
 from jsonschema import Draft7Validator  # type: ignore[import-untyped, unused-ignore]
 
-import idn_triggers.catalogue
+from idn_triggers.catalogue import DATA_DIR
 
 REQUEST_RESPONSE = "REQUEST_RESPONSE"
 FIRE_AND_FORGET = "FIRE_AND_FORGET"
-
-
-def data_dir() -> Path:
-    """Where the catalogue documents live (inside the ``idn_triggers.catalogue`` package)."""
-    return Path(idn_triggers.catalogue.__file__).parent / "data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +86,7 @@ class TenantTriggers:
     @classmethod
     def load(cls, directory: Path | None = None) -> TenantTriggers:
         """Read index.json and every trigger document it lists."""
-        directory = directory or data_dir()
+        directory = directory or DATA_DIR
         index = json.loads((directory / "index.json").read_text(encoding="utf-8"))
         triggers = []
         for entry in index["triggers"]:

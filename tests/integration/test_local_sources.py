@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,11 +20,11 @@ from idn_local.stack import FunctionSpec
 def local_function(handler: Callable[[dict[str, Any], Any], Any], name: str = "Fn") -> LocalFunction:
     spec = FunctionSpec(
         name=name,
-        code_uri=None,
+        code_uri=Path("functions"),
         handler="app.h",
         environment={},
         events=[],
-        timeout=5,  # type: ignore[arg-type]
+        timeout=5,
         properties={},
     )
     return LocalFunction(spec, handler)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from idn_simulator import TenantSimulator
 from idn_triggers.sailpoint_api import (
+    Family,
     SailPointClient,
     SailPointNotFound,
     SailPointRejected,
@@ -185,8 +186,8 @@ def test_the_refresher_logs_neither_token_nor_client_secret(
 
 
 # -- the API client -------------------------------------------------------------------------
-def api(sim: TenantSimulator, family: str = "v1") -> SailPointClient:
-    return SailPointClient(sim.url, fallback(sim), family=family, sleep=lambda s: None)  # type: ignore[arg-type]
+def api(sim: TenantSimulator, family: Family = "v1") -> SailPointClient:
+    return SailPointClient(sim.url, fallback(sim), family=family, sleep=lambda s: None)
 
 
 def subscription(url: str = "https://example.com/triggers/idn:identity-created") -> dict[str, Any]:

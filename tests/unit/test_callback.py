@@ -141,7 +141,7 @@ def tenant() -> Iterator[Tenant]:
 
 
 def credentials() -> ClientCredentials:
-    return ClientCredentials(clientId=CLIENT_ID, clientSecret=CLIENT_SECRET)  # type: ignore[arg-type]
+    return ClientCredentials.model_validate({"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET})
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ import requests
 
 from idn_simulator import SimulatorConfig, TenantSimulator
 from jayway_filter import UnsupportedFilterError, validate_filter
+from tests.support import trigger_document
 
 DATA = json.loads(Path(__file__).with_name("filter_cases.json").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = DATA["cases"]
-CATALOGUE = Path(__file__).parents[2] / "layers/idn_triggers/idn_triggers/catalogue/data"
 VERDICTS = {
     "match": (True, True, True),
     "no-match": (False, True, True),
@@ -36,7 +36,7 @@ def payload(name: str) -> dict[str, Any]:
     if name in DATA["payloads"]:
         value: dict[str, Any] = DATA["payloads"][name]
         return value
-    trigger = json.loads((CATALOGUE / f"{name.replace(':', '-')}.json").read_text(encoding="utf-8"))
+    trigger = trigger_document(name)
     example: dict[str, Any] = trigger["exampleInput"]
     return example
 

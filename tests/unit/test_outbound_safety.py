@@ -117,7 +117,7 @@ def receiver(queue: RecordingQueue) -> Receiver:
     )
     secret = InboundSecret.model_validate({"bearerToken": BEARER})
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry(HANDLER_MODULES), queue)  # type: ignore[arg-type]
+    return Receiver(settings, authenticator, HandlerRegistry(HANDLER_MODULES), queue)
 
 
 def delivery_body(callback_url: str, mode: str) -> str:
@@ -207,7 +207,7 @@ def test_the_worker_dead_letters_a_forged_callback_without_calling_it(url: str, 
         }
     )
     callbacks, sqs = NeverCalled(), FakeSqs()
-    worker = Worker(settings, HandlerRegistry(HANDLER_MODULES), callbacks, sqs)  # type: ignore[arg-type]
+    worker = Worker(settings, HandlerRegistry(HANDLER_MODULES), callbacks, sqs)
     record = {
         "messageId": "m-1",
         "receiptHandle": "r-1",

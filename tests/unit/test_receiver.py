@@ -82,7 +82,7 @@ def make_receiver(queue: FakeQueue | None = None, **env: str) -> Receiver:
         "test:defers": __name__,
     }
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry(modules), queue)  # type: ignore[arg-type]
+    return Receiver(settings, authenticator, HandlerRegistry(modules), queue)
 
 
 QUEUE = FakeQueue()

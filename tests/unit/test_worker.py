@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from idn_triggers.callback import CallbackOutcome, CallbackResult
 from idn_triggers.catalogue import TriggerType
@@ -51,7 +51,7 @@ INVALID = "test:worker-invalid-output"
 DEFERS = "test:worker-defers"
 DISABLED = "test:worker-disabled"
 UNREGISTERED = "test:worker-unregistered"
-CALLS: list[tuple[str, Any, HandlerContext]] = []
+CALLS: list[tuple[str, Any, HandlerContext | None]] = []
 
 
 class Ask(BaseModel):
@@ -75,7 +75,7 @@ def decide(event: Ask, context: HandlerContext) -> Answer:
 
 @trigger_handler(NOTIFY)
 def notify(event: Ask) -> None:
-    CALLS.append((NOTIFY, event, None))  # type: ignore[arg-type]
+    CALLS.append((NOTIFY, event, None))
 
 
 @trigger_handler(BROKEN)
@@ -100,7 +100,7 @@ def defers(event: Ask) -> Answer | Deferred:
 
 @trigger_handler(DISABLED)
 def disabled(event: Ask) -> Answer:
-    CALLS.append((DISABLED, event, None))  # type: ignore[arg-type]
+    CALLS.append((DISABLED, event, None))
     return Answer(approved=True, approver_name="x")
 
 
@@ -199,7 +199,7 @@ def settings(**overrides: str) -> WorkerSettings:
 
 @pytest.fixture
 def worker(callbacks: FakeCallbacks, sqs: FakeSqs) -> Worker:
-    return Worker(settings(), REGISTRY, callbacks, sqs)  # type: ignore[arg-type]
+    return Worker(settings(), REGISTRY, callbacks, sqs)
 
 
 def message(
@@ -230,7 +230,7 @@ def message(
         invocation_id=INVOCATION_ID,
         idempotency_key=f"{trigger_id}#{INVOCATION_ID}",
         callback_url=callback_url,
-        secret=SECRET,  # type: ignore[arg-type]
+        secret=SecretStr(SECRET),
         deadline=now + deadline,
         received_at=now,
         payload=body,
@@ -310,7 +310,7 @@ def test_the_handler_sees_the_mode_and_invocation_and_cannot_defer(worker: Worke
 
 def test_http_callbacks_are_accepted_when_allowed(callbacks: FakeCallbacks, sqs: FakeSqs) -> None:
     local = "http://127.0.0.1:8400"
-    worker = Worker(settings(TENANT_API_URL=local, ALLOW_HTTP_CALLBACKS="true"), REGISTRY, callbacks, sqs)  # type: ignore[arg-type]
+    worker = Worker(settings(TENANT_API_URL=local, ALLOW_HTTP_CALLBACKS="true"), REGISTRY, callbacks, sqs)
     url = f"{local}/trigger-invocations/v1/{INVOCATION_ID}/complete"
 
     assert worker.process_record(record(message(callback_url=url))) == "completed"
@@ -454,7 +454,7 @@ def test_a_trigger_without_an_enabled_handler_fails_the_invocation_then_dead_let
 
 
 def test_every_trigger_is_enabled_by_default(callbacks: FakeCallbacks, sqs: FakeSqs) -> None:
-    worker = Worker(settings(ENABLED_TRIGGERS="*"), REGISTRY, callbacks, sqs)  # type: ignore[arg-type]
+    worker = Worker(settings(ENABLED_TRIGGERS="*"), REGISTRY, callbacks, sqs)
 
     assert worker.process_record(record(message(DISABLED))) == "completed"
 
@@ -655,7 +655,7 @@ def test_a_long_reason_is_cut_to_fit_an_attribute(
 def test_no_path_logs_the_callback_secret(
     callbacks: FakeCallbacks, sqs: FakeSqs, captured_logs: io.StringIO
 ) -> None:
-    worker = Worker(settings(), REGISTRY, callbacks, sqs)  # type: ignore[arg-type]
+    worker = Worker(settings(), REGISTRY, callbacks, sqs)
     callbacks.results.extend(
         [
             CallbackResult(CallbackOutcome.RETRY, "HTTP 500", status=500),
@@ -705,7 +705,7 @@ def once_per_key() -> tuple[Callable[[Callable[..., str]], Callable[..., str]], 
 
 def test_a_duplicate_invocation_is_handled_and_completed_once(callbacks: FakeCallbacks, sqs: FakeSqs) -> None:
     run_once, runs = once_per_key()
-    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once=run_once)  # type: ignore[arg-type]
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once=run_once)
 
     outcomes = [worker.process_record(record(message())) for _ in range(2)]
 
@@ -718,7 +718,7 @@ def test_a_retried_invocation_runs_again_and_poison_never_reaches_the_idempotenc
     callbacks: FakeCallbacks, sqs: FakeSqs
 ) -> None:
     run_once, runs = once_per_key()
-    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once=run_once)  # type: ignore[arg-type]
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once=run_once)
     callbacks.results.append(CallbackResult(CallbackOutcome.RETRY, "HTTP 500", status=500))
 
     with pytest.raises(RetryLater):
@@ -780,7 +780,7 @@ def test_a_fire_and_forget_delivery_is_keyed_by_its_content() -> None:
 def test_a_callback_without_its_secret_is_poison() -> None:
     body = json.dumps({**json.loads(message().model_dump_json()), "secret": None})
     sqs = FakeSqs()
-    outcome = Worker(settings(), REGISTRY, FakeCallbacks(), sqs).process_record(record(body))  # type: ignore[arg-type]
+    outcome = Worker(settings(), REGISTRY, FakeCallbacks(), sqs).process_record(record(body))
     assert outcome == "poison" and reason_of(sqs.sent[0]).startswith("malformed queue message")
 
 
@@ -788,7 +788,7 @@ def test_a_handler_module_that_fails_to_import_fails_the_invocation_with_a_reaso
     callbacks: FakeCallbacks, sqs: FakeSqs
 ) -> None:
     registry = HandlerRegistry({"test:import-fails": "tests.unit.no_such_handler_module"})
-    worker = Worker(settings(ENABLED_TRIGGERS="*"), registry, callbacks, sqs)  # type: ignore[arg-type]
+    worker = Worker(settings(ENABLED_TRIGGERS="*"), registry, callbacks, sqs)
 
     outcome = worker.process_record(record(message("test:import-fails")))
 

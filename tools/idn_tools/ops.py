@@ -31,7 +31,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ROUTING_ATTRIBUTES = ("triggerId", "invocationId", "contractVersion")  # what the receiver sets
+from idn_triggers.queue import ReceivedAttributes, routing_attributes
+
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
 
 
@@ -55,40 +56,17 @@ class DeadLetter:
         return row
 
 
-def _attribute(message: dict[str, Any], name: str) -> str | None:
-    value = message.get("MessageAttributes", {}).get(name)
-    return None if value is None else value.get("StringValue")
-
-
-def _ids_from_body(body: str) -> tuple[str | None, str | None]:
-    """trigger_id and invocation_id from a queue message body (nothing else is read from it)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    trigger, invocation = data.get("trigger_id"), data.get("invocation_id")
-    return (
-        trigger if isinstance(trigger, str) else None,
-        invocation if isinstance(invocation, str) else None,
-    )
-
-
 def dead_letter(message: dict[str, Any], now: float | None = None) -> DeadLetter:
-    trigger_id, invocation_id = _attribute(message, "triggerId"), _attribute(message, "invocationId")
-    if trigger_id is None or invocation_id is None:
-        from_body = _ids_from_body(message.get("Body", ""))
-        trigger_id, invocation_id = trigger_id or from_body[0], invocation_id or from_body[1]
+    attributes = ReceivedAttributes.from_sqs_message(message)
     sent = message.get("Attributes", {}).get("SentTimestamp")
     age = (now if now is not None else time.time()) - int(sent) / 1000 if sent else None
     return DeadLetter(
         message_id=message["MessageId"],
-        reason=_attribute(message, "reason"),
-        trigger_id=trigger_id,
-        invocation_id=invocation_id,
-        failed_at=_attribute(message, "failedAt"),
-        worker_receive_count=_attribute(message, "receiveCount"),
+        reason=attributes.reason,
+        trigger_id=attributes.trigger_id,
+        invocation_id=attributes.invocation_id,
+        failed_at=attributes.failed_at,
+        worker_receive_count=attributes.receive_count,
         age_seconds=round(age, 1) if age is not None else None,
         receipt_handle=message["ReceiptHandle"],
     )
@@ -150,11 +128,7 @@ class DeadLetterQueue:
             if dry_run:
                 moved.append(letter)
                 continue
-            attributes = {
-                name: value
-                for name, value in message.get("MessageAttributes", {}).items()
-                if name in ROUTING_ATTRIBUTES
-            }
+            attributes = routing_attributes(message.get("MessageAttributes", {}))
             self.sqs.send_message(
                 QueueUrl=work_queue_url, MessageBody=message["Body"], MessageAttributes=attributes
             )

@@ -1,14 +1,20 @@
 """The queue contract between receiver and worker, and the receiver's side of SQS.
 
-A message is a versioned `QueuedInvocation`. It carries the callback secret, so the queue is
-encrypted at rest and the secret is a SecretStr everywhere but in the serialized body.
+A message is a versioned `QueuedInvocation` (the body) with SQS message attributes (routing ids for
+metrics and operators, and on the dead-letter queue the reason). This module is their one owner:
+the receiver, the worker, the operator tools and the events generator all build and read messages
+through it. The body carries the callback secret, so the queue is encrypted at rest and the secret
+is a SecretStr everywhere but in the serialized body.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer, model_validator
@@ -19,6 +25,37 @@ from idn_triggers.envelope import Delivery, ResponseMode
 CONTRACT_VERSION: Final = 1
 # SQS accepts 256 KiB per message by default; the envelope adds well under 4 KiB to the payload.
 MAX_QUEUED_PAYLOAD_BYTES = 250 * 1024
+
+
+class QueueAttribute(StrEnum):
+    """The SQS message attributes of the work queue and the dead-letter queue."""
+
+    TRIGGER_ID = "triggerId"
+    INVOCATION_ID = "invocationId"
+    CONTRACT_VERSION = "contractVersion"
+    REQUEUED_AT = "requeuedAt"  # a fresh copy the worker queued to retry past maxReceiveCount
+    REASON = "reason"  # dead-letter queue only, like the three below
+    FAILED_AT = "failedAt"
+    RECEIVE_COUNT = "receiveCount"
+
+
+ROUTING_ATTRIBUTES: Final = (
+    QueueAttribute.TRIGGER_ID,
+    QueueAttribute.INVOCATION_ID,
+    QueueAttribute.CONTRACT_VERSION,
+)
+MAX_REASON_CHARACTERS = 1000
+
+# An SQS API attribute value, as boto3 sends and receives it: {"DataType": ..., "StringValue": ...}.
+SqsAttributes = dict[str, dict[str, str]]
+
+
+def _string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def _number(value: int) -> dict[str, str]:
+    return {"DataType": "Number", "StringValue": str(value)}
 
 
 class QueuedInvocation(BaseModel):
@@ -55,6 +92,29 @@ class QueuedInvocation(BaseModel):
     def past_deadline(self, now: datetime | None = None) -> bool:
         return self.deadline is not None and (now or datetime.now(UTC)) >= self.deadline
 
+    def sqs_attributes(self, *, requeued_at: datetime | None = None) -> SqsAttributes:
+        """The attributes every copy of this message carries on the work queue."""
+        attributes = {
+            QueueAttribute.TRIGGER_ID.value: _string(self.trigger_id),
+            QueueAttribute.INVOCATION_ID.value: _string(self.invocation_id),
+            QueueAttribute.CONTRACT_VERSION.value: _number(self.version),
+        }
+        if requeued_at is not None:
+            attributes[QueueAttribute.REQUEUED_AT.value] = _string(requeued_at.isoformat())
+        return attributes
+
+    def lambda_record_attributes(self) -> dict[str, dict[str, Any]]:
+        """The same attributes as Lambda's SQS event source hands them to the worker."""
+        return {
+            name: {
+                "stringValue": value["StringValue"],
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in self.sqs_attributes().items()
+        }
+
     def log_fields(self) -> dict[str, Any]:
         """What may be logged about the message: no secret, no payload (PII)."""
         return {
@@ -62,6 +122,96 @@ class QueuedInvocation(BaseModel):
             "invocation_id": self.invocation_id,
             "mode": self.mode.value if self.mode else "FIRE_AND_FORGET",
         }
+
+
+def dead_letter_attributes(
+    reason: str, receive_count: int | str, message: QueuedInvocation | None, failed_at: datetime | None = None
+) -> SqsAttributes:
+    """What the worker attaches to a dead-lettered body: why, when, after how many receives, and the
+    routing ids when the body could be read."""
+    attributes = {
+        QueueAttribute.REASON.value: _string(reason[:MAX_REASON_CHARACTERS]),
+        QueueAttribute.FAILED_AT.value: _string((failed_at or datetime.now(UTC)).isoformat()),
+        QueueAttribute.RECEIVE_COUNT.value: {"DataType": "Number", "StringValue": str(receive_count)},
+    }
+    if message is not None:
+        attributes.update(
+            {
+                name: value
+                for name, value in message.sqs_attributes().items()
+                if name != QueueAttribute.CONTRACT_VERSION
+            }
+        )
+    return attributes
+
+
+def routing_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The routing ids out of a received message's attributes (what a redriven copy keeps)."""
+    names = {name.value for name in ROUTING_ATTRIBUTES}
+    return {name: value for name, value in attributes.items() if name in names}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedAttributes:
+    """The attributes of a message read back from SQS (boto3) or from a Lambda SQS record.
+
+    Ids missing from the attributes are read from the body's `trigger_id`/`invocation_id` (and
+    nothing else of the body, which holds the callback secret and the payload)."""
+
+    trigger_id: str | None = None
+    invocation_id: str | None = None
+    reason: str | None = None
+    failed_at: str | None = None
+    receive_count: str | None = None
+    requeued_at: str | None = None
+
+    @classmethod
+    def from_sqs_message(
+        cls, message: Mapping[str, Any], *, ids_from_body: bool = True
+    ) -> ReceivedAttributes:
+        values = {
+            name: value.get("StringValue") for name, value in message.get("MessageAttributes", {}).items()
+        }
+        return cls._from(values, message.get("Body") if ids_from_body else None)
+
+    @classmethod
+    def from_lambda_record(
+        cls, record: Mapping[str, Any], *, ids_from_body: bool = True
+    ) -> ReceivedAttributes:
+        values = {
+            name: value.get("stringValue") for name, value in record.get("messageAttributes", {}).items()
+        }
+        return cls._from(values, record.get("body") if ids_from_body else None)
+
+    @classmethod
+    def _from(cls, values: Mapping[str, str | None], body: object) -> ReceivedAttributes:
+        trigger_id = values.get(QueueAttribute.TRIGGER_ID)
+        invocation_id = values.get(QueueAttribute.INVOCATION_ID)
+        if (trigger_id is None or invocation_id is None) and isinstance(body, str):
+            in_body = _ids_in_body(body)
+            trigger_id, invocation_id = trigger_id or in_body[0], invocation_id or in_body[1]
+        return cls(
+            trigger_id=trigger_id,
+            invocation_id=invocation_id,
+            reason=values.get(QueueAttribute.REASON),
+            failed_at=values.get(QueueAttribute.FAILED_AT),
+            receive_count=values.get(QueueAttribute.RECEIVE_COUNT),
+            requeued_at=values.get(QueueAttribute.REQUEUED_AT),
+        )
+
+
+def _ids_in_body(body: str) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    trigger, invocation = data.get("trigger_id"), data.get("invocation_id")
+    return (
+        trigger if isinstance(trigger, str) else None,
+        invocation if isinstance(invocation, str) else None,
+    )
 
 
 def payload_fingerprint(trigger_id: str, payload: dict[str, Any]) -> str:
@@ -113,10 +263,6 @@ class QueueSender:
         response = self._client.send_message(
             QueueUrl=self.queue_url,
             MessageBody=message.model_dump_json(),
-            MessageAttributes={
-                "triggerId": {"DataType": "String", "StringValue": message.trigger_id},
-                "invocationId": {"DataType": "String", "StringValue": message.invocation_id},
-                "contractVersion": {"DataType": "Number", "StringValue": str(message.version)},
-            },
+            MessageAttributes=message.sqs_attributes(),
         )
         return str(response["MessageId"])

@@ -32,6 +32,7 @@ from idn_triggers.errors import (
     UnsupportedResponseMode,
 )
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
+from idn_triggers.ports import Authenticator, InvocationQueue
 from idn_triggers.queue import MAX_QUEUED_PAYLOAD_BYTES, QueueSender, queued_invocation
 from idn_triggers.settings import ReceiverSettings
 
@@ -127,9 +128,9 @@ class Receiver:
     def __init__(
         self,
         settings: ReceiverSettings,
-        authenticator: InboundAuthenticator,
+        authenticator: Authenticator,
         registry: HandlerRegistry,
-        queue: QueueSender | None = None,
+        queue: InvocationQueue | None = None,
     ):
         self.settings = settings
         self.authenticator = authenticator

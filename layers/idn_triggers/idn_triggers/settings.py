@@ -7,7 +7,6 @@ of failing every request later. Nothing else in the library reads `os.environ`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Self
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from idn_triggers.auth import AuthType
 from idn_triggers.catalogue import TriggerType
+from idn_triggers.durations import parse_duration
 from idn_triggers.errors import ConfigurationError
 
 
@@ -25,20 +25,9 @@ def _csv(value: Any) -> Any:
     return value
 
 
-_DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$")
-
-
-def parse_duration(value: Any) -> Any:
-    """ISO-8601 durations as SailPoint writes `responseDeadline` (`PT1H`, `PT30M`, `P1DT2H`)."""
-    if not isinstance(value, str):
-        return value
-    match = _DURATION.match(value.strip().upper())
-    if not match or value.strip().upper() in ("P", "PT"):
-        raise ValueError("must be an ISO-8601 duration such as PT1H")
-    parts = {key: int(number) for key, number in match.groupdict().items() if number}
-    return timedelta(
-        days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0)
-    )
+def _duration(value: Any) -> Any:
+    """RESPONSE_DEADLINE as an environment variable: surrounding blanks and case forgiven."""
+    return parse_duration(value.strip().upper()) if isinstance(value, str) else value
 
 
 class EnvSettings(BaseModel):
@@ -58,13 +47,23 @@ class EnvSettings(BaseModel):
             raise ConfigurationError(f"invalid configuration for {cls.__name__}: {problems}") from None
 
 
-class ReceiverSettings(EnvSettings):
+class ServedTriggers(EnvSettings):
+    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list."""
+
+    enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
+
+    _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
+
+    def is_enabled(self, trigger_id: str) -> bool:
+        return "*" in self.enabled_triggers or trigger_id in self.enabled_triggers
+
+
+class ReceiverSettings(ServedTriggers):
     """The receiver function's configuration (set by template.yaml, or by local mode)."""
 
     auth_type: AuthType = Field(alias="INBOUND_AUTH_TYPE")
     secret_id: str | None = Field(default=None, alias="INBOUND_SECRET_ID")
     secret_max_age_seconds: int = Field(default=60, ge=0, le=3600, alias="INBOUND_SECRET_MAX_AGE")
-    enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
     extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
     xray_sdk: bool = Field(default=False, alias="XRAY_SDK_SUBSEGMENTS")
     queue_url: str | None = Field(default=None, alias="WORK_QUEUE_URL")
@@ -74,9 +73,7 @@ class ReceiverSettings(EnvSettings):
     # Bodies larger than this are refused with 413 before parsing; SailPoint's payloads are a few KiB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024, alias="MAX_BODY_BYTES")
 
-    _deadline = field_validator("response_deadline", mode="before")(parse_duration)
-
-    _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
+    _deadline = field_validator("response_deadline", mode="before")(_duration)
 
     @field_validator("extra_triggers", mode="before")
     @classmethod
@@ -98,9 +95,6 @@ class ReceiverSettings(EnvSettings):
             )
         return self
 
-    def is_enabled(self, trigger_id: str) -> bool:
-        return "*" in self.enabled_triggers or trigger_id in self.enabled_triggers
-
 
 class SailPointApiSettings(EnvSettings):
     """What any function that calls SailPoint needs: the tenant, the API client, the shared token."""
@@ -111,7 +105,7 @@ class SailPointApiSettings(EnvSettings):
     token_cache_seconds: int = Field(default=30, ge=0, le=300, alias="TOKEN_CACHE_SECONDS")
 
 
-class WorkerSettings(SailPointApiSettings):
+class WorkerSettings(SailPointApiSettings, ServedTriggers):
     """The worker function's configuration."""
 
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
@@ -122,9 +116,6 @@ class WorkerSettings(SailPointApiSettings):
     callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60, alias="CALLBACK_TIMEOUT_SECONDS")
     idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
     max_concurrency: int = Field(default=10, ge=1, le=100, alias="WORKER_CONCURRENCY")
-    enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
-
-    _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
 
 
 class TokenRefresherSettings(SailPointApiSettings):

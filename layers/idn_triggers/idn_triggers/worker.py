@@ -14,21 +14,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from idn_triggers.callback import CallbackClient, CallbackOutcome
+from idn_triggers.callback import CallbackOutcome
 from idn_triggers.envelope import ResponseMode, callback_url_problem
 from idn_triggers.errors import TriggerError
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
-from idn_triggers.queue import QueuedInvocation
+from idn_triggers.ports import Completions, QueueClient
+from idn_triggers.queue import QueuedInvocation, dead_letter_attributes
 from idn_triggers.settings import WorkerSettings
 
 logger = Logger()
 MAX_VISIBILITY_SECONDS = 900
 MAX_DELAY_SECONDS = 900
+
+
+class WorkerOutcome(StrEnum):
+    """How a record ended; the value is the `Outcome` dimension of the WorkerRecords metric."""
+
+    PROCESSED = "processed"  # fire-and-forget handled
+    COMPLETED = "completed"  # request-response handled and completed at SailPoint
+    COMPLETED_WITH_ERROR = "completed_with_error"  # failed at SailPoint on purpose, then dead-lettered
+    REQUEUED = "requeued"  # a fresh copy queued to retry past maxReceiveCount
+    RETRY = "retry"  # the record failed and comes back after a delay
+    POISON = "poison"  # not a QueuedInvocation: dead-lettered
+    NO_HANDLER = "no_handler"
+    INVALID_PAYLOAD = "invalid_payload"
+    HANDLER_FAILED = "handler_failed"
+    REFUSED = "refused"  # callback URL we will not call
+    EXPIRED = "expired"  # response deadline passed
+    CALLBACK_REJECTED = "callback_rejected"
+    DEAD_LETTERED = "dead_lettered"
 
 
 class RetryLater(Exception):
@@ -46,14 +66,15 @@ def backoff_seconds(receive_count: int, base: float = 2.0) -> int:
 
 class Worker:
     """One per container. `sqs` is a boto3 SQS client; `run_once` wraps the per-invocation work
-    with idempotency (identity when none is configured, e.g. in unit tests)."""
+    with idempotency (identity when none is configured, e.g. in unit tests). It returns the stored
+    outcome of a duplicate as a plain string, so outcomes are read back through WorkerOutcome."""
 
     def __init__(
         self,
         settings: WorkerSettings,
         registry: HandlerRegistry,
-        callbacks: CallbackClient,
-        sqs: Any,
+        callbacks: Completions,
+        sqs: QueueClient,
         run_once: Callable[[Callable[..., str]], Callable[..., str]] | None = None,
     ) -> None:
         self.settings = settings
@@ -63,16 +84,18 @@ class Worker:
         self._handle_once = run_once(self._handle) if run_once else self._handle
 
     # -- per record -----------------------------------------------------------------------
-    def process_record(self, record: dict[str, Any]) -> str:
+    def process_record(self, record: dict[str, Any]) -> WorkerOutcome:
         """Handle one SQS record; returns the outcome, raises to have the record retried."""
         receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         try:
             message = QueuedInvocation.model_validate_json(record["body"])
         except (ValidationError, KeyError, TypeError):
             self.dead_letter(record, None, "malformed queue message: not a QueuedInvocation v1")
-            return "poison"
+            return WorkerOutcome.POISON
         try:
-            return self._handle_once(message=message, record=record, receive_count=receive_count)
+            return WorkerOutcome(
+                self._handle_once(message=message, record=record, receive_count=receive_count)
+            )
         except RetryLater as retry:
             logger.warning(
                 "invocation will be retried",
@@ -80,22 +103,26 @@ class Worker:
             )
             if receive_count >= self.settings.max_receive_count:
                 self.requeue(message, int(retry.delay))  # keep trying until the deadline, not until redrive
-                return "requeued"
+                return WorkerOutcome.REQUEUED
             self.delay(record, retry.delay)
             raise
 
-    def _handle(self, *, message: QueuedInvocation, record: dict[str, Any], receive_count: int) -> str:
+    def _handle(
+        self, *, message: QueuedInvocation, record: dict[str, Any], receive_count: int
+    ) -> WorkerOutcome:
         fields = message.log_fields()
         refused = self._refuse(record, message)
         if refused:
             return refused
         handler, problem = self._handler_for(message)
         if handler is None:
-            return self._give_up(record, message, problem, "no_handler")
+            return self._give_up(record, message, problem, WorkerOutcome.NO_HANDLER)
         try:
             event = handler.parse_input(message.payload)
         except TriggerError as error:
-            return self._give_up(record, message, f"invalid payload: {error.details}", "invalid_payload")
+            return self._give_up(
+                record, message, f"invalid payload: {error.details}", WorkerOutcome.INVALID_PAYLOAD
+            )
         mode = message.mode or ResponseMode.ASYNC
         context = HandlerContext(message.trigger_id, mode, message.invocation_id, can_defer=False)
         try:
@@ -112,11 +139,14 @@ class Worker:
                     f"handler failed ({type(error).__name__})", backoff_seconds(receive_count)
                 ) from None
             return self._give_up(
-                record, message, f"handler failed on all {receive_count} attempts", "handler_failed"
+                record,
+                message,
+                f"handler failed on all {receive_count} attempts",
+                WorkerOutcome.HANDLER_FAILED,
             )
         if not message.expects_answer:
             logger.info("invocation processed", extra=fields)
-            return "processed"
+            return WorkerOutcome.PROCESSED
         return self._complete(record, message, output=output, receive_count=receive_count)
 
     def _handler_for(self, message: QueuedInvocation) -> tuple[TriggerHandler | None, str]:
@@ -126,11 +156,11 @@ class Worker:
         except Exception as error:  # the handler module does not import, or registers nothing
             logger.exception("handler module failed to load", extra=message.log_fields())
             return None, f"handler module failed to load ({type(error).__name__})"
-        if handler is None or not self._enabled(message.trigger_id):
+        if handler is None or not self.settings.is_enabled(message.trigger_id):
             return None, "no enabled handler for this trigger"
         return handler, ""
 
-    def _refuse(self, record: dict[str, Any], message: QueuedInvocation) -> str | None:
+    def _refuse(self, record: dict[str, Any], message: QueuedInvocation) -> WorkerOutcome | None:
         """Dead-letter what must not run: a callback URL we will not call, a passed deadline."""
         if not message.expects_answer:
             return None
@@ -140,9 +170,11 @@ class Worker:
         )
         if problem:
             logger.error("callback URL refused", extra={**message.log_fields(), "reason": problem})
-            return self.dead_letter(record, message, f"callback refused: {problem}", "refused")
+            return self.dead_letter(record, message, f"callback refused: {problem}", WorkerOutcome.REFUSED)
         if message.past_deadline():
-            return self.dead_letter(record, message, "response deadline passed before completion", "expired")
+            return self.dead_letter(
+                record, message, "response deadline passed before completion", WorkerOutcome.EXPIRED
+            )
         return None
 
     def _complete(
@@ -153,7 +185,7 @@ class Worker:
         output: Any = None,
         error: str | None = None,
         receive_count: int = 1,
-    ) -> str:
+    ) -> WorkerOutcome:
         assert message.callback_url is not None and message.secret is not None
         result = self.callbacks.complete(
             message.callback_url, message.secret.get_secret_value(), output=output, error=error
@@ -163,38 +195,39 @@ class Worker:
             logger.info(
                 "invocation completed" if error is None else "invocation failed at SailPoint", extra=fields
             )
-            return "completed" if error is None else "completed_with_error"
+            return WorkerOutcome.COMPLETED if error is None else WorkerOutcome.COMPLETED_WITH_ERROR
         if result.outcome is CallbackOutcome.PERMANENT:
             logger.error("SailPoint refused the completion", extra=fields)
             return self.dead_letter(
-                record, message, f"completion refused: {result.reason}", "callback_rejected"
+                record, message, f"completion refused: {result.reason}", WorkerOutcome.CALLBACK_REJECTED
             )
         if message.past_deadline():
             return self.dead_letter(
-                record, message, f"deadline passed while retrying: {result.reason}", "expired"
+                record, message, f"deadline passed while retrying: {result.reason}", WorkerOutcome.EXPIRED
             )
         raise RetryLater(
             f"completion failed: {result.reason}", result.retry_after or backoff_seconds(receive_count)
         )
 
-    def _give_up(self, record: dict[str, Any], message: QueuedInvocation, reason: str, outcome: str) -> str:
+    def _give_up(
+        self, record: dict[str, Any], message: QueuedInvocation, reason: str, outcome: WorkerOutcome
+    ) -> WorkerOutcome:
         """Fail the invocation at SailPoint now (it would otherwise wait for the deadline), then DLQ."""
         if message.expects_answer and not message.past_deadline():
             completed = self._complete_with_error(record, message, reason)
-            if completed != "completed_with_error":
+            if completed is not WorkerOutcome.COMPLETED_WITH_ERROR:
                 return completed
         return self.dead_letter(record, message, reason, outcome)
 
-    def _complete_with_error(self, record: dict[str, Any], message: QueuedInvocation, reason: str) -> str:
+    def _complete_with_error(
+        self, record: dict[str, Any], message: QueuedInvocation, reason: str
+    ) -> WorkerOutcome:
         try:
             return self._complete(record, message, error="the receiver could not process this invocation")
         except RetryLater:
             return self.dead_letter(
-                record, message, f"{reason}; completing with error also failed", "dead_lettered"
+                record, message, f"{reason}; completing with error also failed", WorkerOutcome.DEAD_LETTERED
             )
-
-    def _enabled(self, trigger_id: str) -> bool:
-        return "*" in self.settings.enabled_triggers or trigger_id in self.settings.enabled_triggers
 
     # -- queue operations -----------------------------------------------------------------
     def dead_letter(
@@ -202,20 +235,11 @@ class Worker:
         record: dict[str, Any],
         message: QueuedInvocation | None,
         reason: str,
-        outcome: str = "dead_lettered",
-    ) -> str:
+        outcome: WorkerOutcome = WorkerOutcome.DEAD_LETTERED,
+    ) -> WorkerOutcome:
         """Send the original body to the DLQ with the reason; raises (so the record retries) if that fails."""
-        attributes = {
-            "reason": {"DataType": "String", "StringValue": reason[:1000]},
-            "failedAt": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
-            "receiveCount": {
-                "DataType": "Number",
-                "StringValue": str(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
-            },
-        }
-        if message is not None:
-            attributes["triggerId"] = {"DataType": "String", "StringValue": message.trigger_id}
-            attributes["invocationId"] = {"DataType": "String", "StringValue": message.invocation_id}
+        receive_count = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
+        attributes = dead_letter_attributes(reason, receive_count, message)
         self.sqs.send_message(
             QueueUrl=self.settings.dead_letter_queue_url,
             MessageBody=record["body"],
@@ -243,10 +267,5 @@ class Worker:
             QueueUrl=self.settings.queue_url,
             MessageBody=message.model_dump_json(),
             DelaySeconds=int(min(MAX_DELAY_SECONDS, max(0, delay))),
-            MessageAttributes={  # the receiver's attributes (metrics read triggerId), plus when
-                "triggerId": {"DataType": "String", "StringValue": message.trigger_id},
-                "invocationId": {"DataType": "String", "StringValue": message.invocation_id},
-                "contractVersion": {"DataType": "Number", "StringValue": str(message.version)},
-                "requeuedAt": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
-            },
+            MessageAttributes=message.sqs_attributes(requeued_at=datetime.now(UTC)),
         )

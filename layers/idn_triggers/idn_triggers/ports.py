@@ -1,0 +1,43 @@
+"""What the receiver and the worker need from the outside, as Protocols.
+
+The production classes (QueueSender, InboundAuthenticator, CallbackClient, boto3's SQS client)
+satisfy them, and so does any fake a test passes: the logic depends on these shapes, not on the
+classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from idn_triggers.callback import CallbackResult
+    from idn_triggers.queue import QueuedInvocation
+
+
+class InvocationQueue(Protocol):
+    """Where the receiver puts what the worker will process (SQS in production)."""
+
+    def send(self, message: QueuedInvocation, /) -> str: ...
+
+
+class Authenticator(Protocol):
+    """Checks a request's Authorization header; raises AuthenticationFailed."""
+
+    def authenticate(self, headers: Mapping[str, str] | None, /) -> None: ...
+
+
+class Completions(Protocol):
+    """Completes an invocation at SailPoint through its callback URL."""
+
+    def complete(
+        self, callback_url: str, secret: str, /, *, output: Any = None, error: str | None = None
+    ) -> CallbackResult: ...
+
+
+class QueueClient(Protocol):
+    """The two calls the worker makes on boto3's SQS client (keyword arguments, as boto3 takes them)."""
+
+    def send_message(self, **kwargs: Any) -> Any: ...
+
+    def change_message_visibility(self, **kwargs: Any) -> Any: ...
