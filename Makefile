@@ -30,6 +30,7 @@ simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 84
 test: $(STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(ARGS)
 
 unit: $(STAMP)  ## fast tests only (no network)
@@ -39,8 +40,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## mypy --strict on all non-test code, and the import rules (lint-imports)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 validate: $(STAMP)  ## offline template checks
 	$(BIN)/sam validate --lint --template template.yaml
