@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import signal
 import sys
@@ -78,8 +79,27 @@ def options_from(args: argparse.Namespace) -> LocalOptions:
     )
 
 
+# What the "local" extra installs beyond the operator tools' dependencies.
+EXTRA_MODULES = ("moto", "flask", "jsonschema", "aws_xray_sdk")
+
+
+def missing_extra() -> str | None:
+    """Say how to install what is missing, instead of failing with an ImportError traceback."""
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"local mode needs {', '.join(missing)}: pip install 'idn-event-triggers[local]' "
+        "(or run `make run` in a checkout)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = missing_extra()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:
         logging.getLogger("idn_local.gateway_server").setLevel(logging.WARNING)

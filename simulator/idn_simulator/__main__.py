@@ -6,6 +6,7 @@ Exit codes: 0 after a clean stop, 2 for bad arguments or a port that cannot be l
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import secrets
 import signal
@@ -14,12 +15,25 @@ import threading
 from types import FrameType
 
 from .config import SimulatorConfig
-from .simulator import TenantSimulator
+
+# What the "simulator" extra installs beyond the operator tools' dependencies.
+EXTRA_MODULES = ("jsonschema",)
+
+
+def missing_extra() -> str | None:
+    """Say how to install what is missing, instead of failing with an ImportError traceback."""
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"the simulator needs {', '.join(missing)}: pip install 'idn-event-triggers[simulator]' "
+        "(or run `make simulator` in a checkout)"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m idn_simulator",
+        prog="idn-triggers-simulator",
         description="Simulated SailPoint Identity Security Cloud tenant: OAuth client credentials, "
         "trigger catalogue, subscriptions, test invocations that really POST, completion callbacks, "
         "invocation status. Admin endpoints under /_sim (stats, faults, reset, events).",
@@ -54,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = missing_extra()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from .simulator import TenantSimulator
+
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     generated = not args.client_id
     client_id = args.client_id or "sim-" + secrets.token_hex(8)

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft7Validator  # type: ignore[import-untyped, unused-ignore]
-
 from idn_triggers.catalogue import DATA_DIR
 
 REQUEST_RESPONSE = "REQUEST_RESPONSE"
@@ -86,6 +84,8 @@ class TenantTriggers:
     @classmethod
     def load(cls, directory: Path | None = None) -> TenantTriggers:
         """Read index.json and every trigger document it lists."""
+        from jsonschema import Draft7Validator  # the "simulator" extra; checked by the entry points
+
         directory = directory or DATA_DIR
         index = json.loads((directory / "index.json").read_text(encoding="utf-8"))
         triggers = []

@@ -236,7 +236,7 @@ def _age(seconds: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m idn_tools.ops", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="idn-triggers-ops", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="group", required=True)
     dlq = commands.add_parser("dlq", help="the dead-letter queue").add_subparsers(
         dest="command", required=True
