@@ -18,15 +18,17 @@ import base64
 import io
 import json
 import logging
+import numbers
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import boto3
 import pytest
 import requests
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
 from idn_simulator import InvocationState
@@ -43,21 +45,22 @@ WRONG_PASSWORD = "hygiene-wrong-password-d3Jvbmc"
 EMULATORS = ("moto", "werkzeug", "flask")
 
 
-class RecordingTracer:
-    """A Powertools tracing provider that keeps every annotation and metadata value."""
+class RecordingSegment(BaseSegment):
+    """The subsegment the recording provider hands out: it records what is put on it."""
 
-    def __init__(self) -> None:
-        self.values: list[str] = []
+    def __init__(self, values: list[str]) -> None:
+        self.values = values
 
-    @contextmanager
-    def in_subsegment(self, name: str | None = None, **_: Any) -> Iterator[RecordingTracer]:
-        self.values.append(str(name))
-        yield self
+    def close(self, end_time: int | None = None) -> None:
+        return None
 
-    def in_subsegment_async(self, name: str | None = None, **_: Any) -> Any:
-        raise NotImplementedError
+    def add_subsegment(self, subsegment: Any) -> None:
+        return None
 
-    def put_annotation(self, key: str, value: Any) -> None:
+    def remove_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
         self.values.append(f"{key}={value!r}")
 
     def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
@@ -66,7 +69,30 @@ class RecordingTracer:
     def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
         self.values.append(repr(exception))
 
-    def patch(self, modules: Any) -> None:
+
+class RecordingTracer(BaseProvider):
+    """A Powertools tracing provider that keeps every annotation and metadata value."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **_: Any) -> Generator[BaseSegment]:
+        self.values.append(str(name))
+        yield RecordingSegment(self.values)
+
+    def in_subsegment_async(
+        self, name: str | None = None, **_: Any
+    ) -> AbstractAsyncContextManager[BaseSegment]:
+        raise NotImplementedError
+
+    def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
+        self.values.append(f"{key}={value!r}")
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        self.values.append(f"{namespace}:{key}={value!r}")
+
+    def patch(self, modules: Sequence[str]) -> None:
         return None
 
     def patch_all(self) -> None:
@@ -123,7 +149,7 @@ def traces() -> Iterator[RecordingTracer]:
 
     saved = dict(Tracer._config)
     provider = RecordingTracer()
-    Tracer(provider=provider, auto_patch=False)  # type: ignore[arg-type]
+    Tracer(provider=provider, auto_patch=False)
     yield provider
     Tracer._config = saved
 
