@@ -142,7 +142,11 @@ def _output_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
 
 
 def trigger_handler(trigger_id: str) -> Callable[[F], F]:
-    """Register the decorated function as the handler of `trigger_id`."""
+    """Register the decorated function as the handler of `trigger_id`.
+
+    Use it in the trigger's own module (`handler_module`): the registry looks for the handler there,
+    so this decorator is the one place a handler names its trigger.
+    """
 
     def register(function: F) -> F:
         hints = typing.get_type_hints(function)
