@@ -4,10 +4,11 @@
 
 Scenarios, each run in a new interpreter; runs of different scenarios alternate so that machine
 noise affects all of them alike:
-- one:   HANDLER_MODULES reduced to idn:identity-created (and ENABLED_TRIGGERS to it);
-- full:  all 42 triggers registered, and the catalogue index read (known_triggers());
-- eager: "full", then every handler looked up, i.e. every handler and model module imported. This is
-         what cold start would cost if the catalogue imported the models.
+- one:   ENABLED_TRIGGERS reduced to idn:identity-created (handler modules are found by rule, so
+         there is no list of handlers to reduce), and the catalogue index read;
+- full:  all 42 triggers enabled, and the catalogue index read (known_triggers());
+- eager: "full", then every catalogue trigger's handler looked up, i.e. every handler and model
+         module imported. This is what cold start would cost if the catalogue imported the models.
 Each scenario reports the median wall time of the whole process minus the median of a bare
 `python -c pass`, and the median time measured inside the process around the import.
 """
@@ -28,20 +29,16 @@ ONE = "idn:identity-created"
 
 CHILD = """
 import importlib.util, sys, time
-mode, app_path, one = sys.argv[1:4]
+mode, app_path = sys.argv[1:3]
 started = time.perf_counter()
 if mode != "bare":
-    import trigger_handlers
-    if mode == "one":
-        trigger_handlers.HANDLER_MODULES = {one: trigger_handlers.HANDLER_MODULES[one]}
     spec = importlib.util.spec_from_file_location("receiver_app", app_path)
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     from idn_triggers.catalogue import known_triggers
     known_triggers()
-    ids = app.receiver.registry.trigger_ids()
     if mode == "eager":
-        for trigger_id in ids:
+        for trigger_id in known_triggers():
             app.receiver.registry.get(trigger_id)
 print(time.perf_counter() - started)
 """
@@ -55,7 +52,7 @@ def run_once(mode: str, env: dict[str, str]) -> tuple[float, float]:
     command = [sys.executable, "-c", "pass"] if mode == "bare" else [sys.executable, "-c", CHILD]
     started = time.perf_counter()
     result = subprocess.run(
-        [*command, mode, str(APP), ONE], env=child_env, capture_output=True, text=True, check=True
+        [*command, mode, str(APP)], env=child_env, capture_output=True, text=True, check=True
     )
     wall = time.perf_counter() - started
     inside = float(result.stdout.strip().splitlines()[-1]) if mode != "bare" else 0.0

@@ -37,9 +37,7 @@ def load_function(role: str) -> ModuleType:
     Handler modules stay imported across tests, so their cached settings are cleared to read the
     test's environment, as a new Lambda container would.
     """
-    from trigger_handlers import HANDLER_MODULES
-
-    for module_name in HANDLER_MODULES.values():
+    for module_name in [name for name in sys.modules if name.startswith("trigger_handlers.")]:
         cached_settings = getattr(sys.modules.get(module_name), "settings", None)
         if cached_settings is not None and hasattr(cached_settings, "cache_clear"):
             cached_settings.cache_clear()

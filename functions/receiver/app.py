@@ -17,13 +17,13 @@ from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import traced
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings
-from trigger_handlers import HANDLER_MODULES
+from trigger_handlers import HANDLER_EXCEPTIONS
 
 settings = ReceiverSettings.from_env()
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver()
-receiver = Receiver.from_settings(settings, HandlerRegistry(HANDLER_MODULES))
+receiver = Receiver.from_settings(settings, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS))
 
 
 @app.post("/triggers/<trigger_id>")

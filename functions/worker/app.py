@@ -34,7 +34,7 @@ from idn_triggers.queue import ReceivedAttributes
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.token_store import provider_from_settings
 from idn_triggers.worker import Worker, WorkerOutcome
-from trigger_handlers import HANDLER_MODULES
+from trigger_handlers import HANDLER_EXCEPTIONS
 
 settings = WorkerSettings.from_env()
 logger = Logger()
@@ -47,7 +47,7 @@ idempotency = IdempotencyConfig(
 tokens = provider_from_settings(settings)  # the refresher's stored token; a grant only as fallback
 worker = Worker(
     settings,
-    HandlerRegistry(HANDLER_MODULES),
+    HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS),
     CallbackClient(tokens, timeout=settings.callback_timeout_seconds),
     boto3.client("sqs"),
     run_once=idempotent_function(

@@ -16,9 +16,10 @@ from typing import Any
 from idn_local.runner import LocalModeError, LocalRunner
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import trigger_document
+from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.sailpoint_api import SailPointApiError
 from idn_triggers.subscriptions import SubscriptionConflict, SubscriptionManager, SubscriptionSpec
-from trigger_handlers import HANDLER_MODULES
+from trigger_handlers import HANDLER_EXCEPTIONS
 
 PRE = "idn:access-request-pre-approval"
 DYN = "idn:access-request-dynamic-approver"
@@ -89,8 +90,9 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
     manager = subscriptions_manager(runner)
     desired: dict[str, SubscriptionSpec] = {}
     results = []
+    registry = HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
     for step in DEMO_STEPS:
-        if step.trigger_id not in HANDLER_MODULES:
+        if not registry.has_handler(step.trigger_id):
             continue
         desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)  # type: ignore[arg-type]
         try:

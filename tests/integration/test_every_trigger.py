@@ -24,7 +24,7 @@ from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.handlers import trigger_handler
 from idn_triggers.models.generic import GenericTriggerEvent
 from tests.support import EVENTS, ROOT, FakeLambdaContext, load_event, load_function
-from trigger_handlers import HANDLER_MODULES
+from trigger_handlers import HANDLER_EXCEPTIONS
 
 BEARER_SECRET = {"bearerToken": "local-dev-bearer-token"}
 FIRE_AND_FORGET = sorted(t for t, info in known_triggers().items() if not info.is_request_response)
@@ -158,7 +158,7 @@ def test_a_configured_trigger_unknown_to_the_catalogue_is_served_by_its_generic_
     receiver: Callable[..., ModuleType], queue_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a handler for an id SailPoint added after this catalogue, and a delivery for it
-    monkeypatch.setitem(HANDLER_MODULES, NEW_TRIGGER, __name__)
+    monkeypatch.setitem(HANDLER_EXCEPTIONS, NEW_TRIGGER, __name__)  # a module outside the package
     event = json.loads((EVENTS / "api" / "identity-created.json").read_text(encoding="utf-8"))
     event.update(path=f"/triggers/{NEW_TRIGGER}", pathParameters={"triggerId": NEW_TRIGGER})
     event["body"] = json.dumps({"whatever": {"SailPoint": ["sends"]}})

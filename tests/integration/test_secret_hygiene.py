@@ -170,9 +170,7 @@ def issued_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def forget_handler_settings() -> None:
-    from trigger_handlers import HANDLER_MODULES
-
-    for module_name in HANDLER_MODULES.values():
+    for module_name in [name for name in sys.modules if name.startswith("trigger_handlers.")]:
         cached = getattr(sys.modules.get(module_name), "settings", None)
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()

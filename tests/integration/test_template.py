@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,12 +160,12 @@ def _aliases(model: type[Any]) -> set[str]:
 
 
 def _handler_settings_aliases() -> set[str]:
+    import trigger_handlers
     from idn_triggers.settings import EnvSettings
-    from trigger_handlers import HANDLER_MODULES
 
     aliases: set[str] = set()
-    for module_name in set(HANDLER_MODULES.values()):
-        module = importlib.import_module(module_name)
+    for found in pkgutil.iter_modules(trigger_handlers.__path__, "trigger_handlers."):
+        module = importlib.import_module(found.name)
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, EnvSettings) and value is not EnvSettings:
                 aliases |= _aliases(value)

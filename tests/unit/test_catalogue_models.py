@@ -285,7 +285,7 @@ spec.loader.exec_module(app)
 from idn_triggers.catalogue import TRIGGER_MODELS, known_triggers, trigger_document
 trigger_modules = {p.rpartition(".")[0] for pair in TRIGGER_MODELS.values() for p in pair if p}
 trigger_modules |= {"idn_triggers.models.generic", "idn_triggers.models.common"}
-loaded = lambda: sorted(m for m in trigger_modules | set(app.HANDLER_MODULES.values()) if m in sys.modules)
+loaded = lambda: sorted(m for m in sys.modules if m in trigger_modules or m.startswith("trigger_handlers."))
 known_triggers()
 before = loaded()
 body = json.dumps(trigger_document("idn:access-request-pre-approval")["exampleInput"])

@@ -16,7 +16,8 @@ from idn_triggers.queue import QueuedInvocation
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings
 from tests.support import trigger_document
-from trigger_handlers import HANDLER_MODULES
+from tests.unit.conftest import HandlerPackage
+from trigger_handlers import HANDLER_EXCEPTIONS
 
 PRE = "idn:access-request-pre-approval"
 DYN = "idn:access-request-dynamic-approver"
@@ -62,27 +63,28 @@ TENANT = "https://acme.api.identitynow.com"
 CALLBACK = f"{TENANT}/trigger-invocations/v1/inv-1/complete"
 
 
+RECEIVER_ENV = {"INBOUND_AUTH_TYPE": "BEARER_TOKEN", "INBOUND_SECRET_ID": "inbound", "TENANT_API_URL": TENANT}
+
+
 def make_receiver(queue: FakeQueue | None = None, **env: str) -> Receiver:
     settings = ReceiverSettings.from_env(
         {
-            "INBOUND_AUTH_TYPE": "BEARER_TOKEN",
-            "INBOUND_SECRET_ID": "inbound",
-            "TENANT_API_URL": TENANT,
+            **RECEIVER_ENV,
             "EXTRA_TRIGGERS": "test:raises=REQUEST_RESPONSE,test:bad-output=REQUEST_RESPONSE,"
             "test:missing-output=REQUEST_RESPONSE,test:defers=REQUEST_RESPONSE",
             **env,
         }
     )
     secret = InboundSecret.model_validate({"bearerToken": "token-1"})
-    modules = {
-        **HANDLER_MODULES,
+    exceptions = {
+        **HANDLER_EXCEPTIONS,
         "test:raises": __name__,
         "test:bad-output": __name__,
         "test:missing-output": __name__,
         "test:defers": __name__,
     }
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry(modules), queue)
+    return Receiver(settings, authenticator, HandlerRegistry("trigger_handlers", exceptions), queue)
 
 
 QUEUE = FakeQueue()
@@ -145,10 +147,41 @@ def test_disabled_trigger_is_404() -> None:
     assert receiver.receive(DYN, AUTH, json.dumps(EXAMPLE)).status_code == 200
 
 
-def test_catalogue_trigger_without_handler_is_404() -> None:
-    modules = {k: v for k, v in HANDLER_MODULES.items() if k != "idn:identity-created"}
-    receiver = Receiver(RECEIVER.settings, RECEIVER.authenticator, HandlerRegistry(modules), QUEUE)
+def test_catalogue_trigger_without_handler_is_404(handler_package: HandlerPackage) -> None:
+    # A handlers package with no identity_created module
+    registry = HandlerRegistry(handler_package.name)
+    receiver = Receiver(RECEIVER.settings, RECEIVER.authenticator, registry, QUEUE)
     assert receiver.receive("idn:identity-created", AUTH, '{"identity": {}}').status_code == 404
+
+
+def test_a_new_handler_module_is_served_once_its_trigger_is_configured(
+    handler_package: HandlerPackage,
+) -> None:
+    # Given a user's module for an id SailPoint added after this catalogue, named after it by the rule
+    handler_package.add(
+        "brand_new_question",
+        """
+        from idn_triggers.handlers import trigger_handler
+        from idn_triggers.models.generic import GenericTriggerEvent, GenericTriggerOutput
+
+
+        @trigger_handler("idn:brand-new-question")
+        def answer(event: GenericTriggerEvent) -> GenericTriggerOutput:
+            return GenericTriggerOutput.model_validate({"echo": event.payload})
+        """,
+    )
+    registry = HandlerRegistry(handler_package.name)
+    body = json.dumps({"question": 42})
+    # When the id is not configured, the receiver does not know it
+    receiver = Receiver(RECEIVER.settings, RECEIVER.authenticator, registry, QUEUE)
+    assert receiver.receive("idn:brand-new-question", AUTH, body).status_code == 404
+    # When EXTRA_TRIGGERS names it, the module is found by the rule and answers
+    settings = ReceiverSettings.from_env(
+        {**RECEIVER_ENV, "EXTRA_TRIGGERS": "idn:brand-new-question=REQUEST_RESPONSE"}
+    )
+    receiver = Receiver(settings, RECEIVER.authenticator, registry, QUEUE)
+    response = receiver.receive("idn:brand-new-question", AUTH, body)
+    assert (response.status_code, response.body) == (200, {"echo": {"question": 42}})
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Every trigger's handler template: registered, typed with the catalogue's model, and logging a
-summary that identifies the event without any of its personal data."""
+"""Every trigger's handler template: in the module the rule names, typed with the catalogue's model,
+and logging a summary that identifies the event without any of its personal data."""
 
 from __future__ import annotations
 
@@ -7,25 +7,31 @@ import copy
 import importlib
 import io
 import json
+import pkgutil
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+import trigger_handlers
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.envelope import ResponseMode
-from idn_triggers.handlers import HandlerContext, HandlerRegistry, TriggerHandler
+from idn_triggers.handlers import HandlerContext, HandlerRegistry, TriggerHandler, declared_handlers
 from idn_triggers.models.common import Ref
+from idn_triggers.models.generic import GenericTriggerEvent
 from idn_triggers.summaries import EventSummary, summarise
 from tests.support import ROOT
-from trigger_handlers import HANDLER_MODULES, outlier_detected
+from trigger_handlers import HANDLER_EXCEPTIONS, outlier_detected
 from trigger_handlers import access_request_dynamic_approver as dynamic
 from trigger_handlers import access_request_pre_approval as pre
 
 TRIGGERS = sorted(known_triggers())
 FIRE_AND_FORGET = [t for t in TRIGGERS if not known_triggers()[t].is_request_response]
-REGISTRY = HandlerRegistry(HANDLER_MODULES)
+REGISTRY = HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
 EXAMPLES = [
     (trigger_id, key)
     for trigger_id in FIRE_AND_FORGET
@@ -59,14 +65,101 @@ def example(trigger_id: str, key: str = "exampleInput") -> dict[str, Any]:
     return copy.deepcopy(trigger_document(trigger_id)[key])
 
 
-# --- registration -------------------------------------------------------------------------------
+# --- registration: by rule, so a user's new module passes these checks as the catalogue's do -----
 
 
-def test_every_catalogue_trigger_has_a_template_and_nothing_else_is_registered() -> None:
-    assert set(HANDLER_MODULES) == set(TRIGGERS)
-    for trigger_id, module in HANDLER_MODULES.items():
-        assert module == "trigger_handlers." + trigger_id.removeprefix("idn:").replace("-", "_")
-        assert (ROOT / "layers" / "trigger_handlers" / (module.replace(".", "/") + ".py")).is_file()
+def handler_modules() -> list[str]:
+    """Every module in the handlers package; `_private` ones hold shared code, not handlers."""
+    found = pkgutil.iter_modules(trigger_handlers.__path__, "trigger_handlers.")
+    return sorted(m.name for m in found if not m.name.rpartition(".")[2].startswith("_"))
+
+
+def rule_problems() -> list[str]:
+    """Modules the registry would not serve: each declares one handler, for the trigger whose module
+    it is by the rule."""
+    problems = []
+    for module in handler_modules():
+        importlib.import_module(module)
+        declared = sorted(declared_handlers(module))
+        if len(declared) != 1:
+            problems.append(f"{module} declares {len(declared)} handlers: {declared}")
+        elif REGISTRY.module_for(declared[0]) != module:
+            problems.append(
+                f"{module} declares {declared[0]}, whose module is {REGISTRY.module_for(declared[0])}"
+            )
+    return problems
+
+
+def foreign_imports() -> list[tuple[str, set[str]]]:
+    """Handler modules importing models of more than one module: a template is a starting point and
+    must not drag in other triggers' models or handlers."""
+    found = []
+    for module_name in handler_modules():
+        module = importlib.import_module(module_name)
+        imported = {
+            value.__module__
+            for value in vars(module).values()
+            if isinstance(value, type) and value.__module__.startswith("idn_triggers.models")
+        }
+        if len(imported) > 1:
+            found.append((module_name, imported))
+    return found
+
+
+def test_every_catalogue_trigger_has_a_template() -> None:
+    assert [t for t in TRIGGERS if not REGISTRY.has_handler(t)] == []
+
+
+def test_every_handler_module_handles_the_trigger_it_is_named_after() -> None:
+    assert rule_problems() == []
+
+
+def test_templates_import_only_the_library_and_their_model() -> None:
+    assert foreign_imports() == []
+
+
+@pytest.fixture
+def users_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory whose modules count as `trigger_handlers` modules, as if the user had added them."""
+    monkeypatch.setattr(trigger_handlers, "__path__", [*trigger_handlers.__path__, str(tmp_path)])
+    importlib.invalidate_caches()
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("trigger_handlers.users_")]:
+        del sys.modules[name]
+
+
+def test_a_new_module_written_as_the_docs_say_passes_the_checks_and_is_served(users_modules: Path) -> None:
+    # Given a handler for an EXTRA_TRIGGERS id, in a module named after it, and nothing else
+    suffix = uuid.uuid4().hex[:8]  # handler declarations are process-wide: unique per run
+    trigger_id = f"idn:users-new-trigger-{suffix}"
+    (users_modules / f"users_new_trigger_{suffix}.py").write_text(
+        "from idn_triggers.handlers import HandlerContext, trigger_handler\n"
+        "from idn_triggers.models.generic import GenericTriggerEvent\n"
+        "from idn_triggers.summaries import summarise\n\n\n"
+        f"@trigger_handler({trigger_id!r})\n"
+        "def on_new(event: GenericTriggerEvent, context: HandlerContext) -> None:\n"
+        '    summarise(context, "created", "THING", None)\n',
+        encoding="utf-8",
+    )
+    importlib.invalidate_caches()
+    # Then the package checks above pass with it
+    assert f"trigger_handlers.users_new_trigger_{suffix}" in handler_modules()
+    assert rule_problems() == []
+    assert foreign_imports() == []
+    # And the registry serves it
+    found = REGISTRY.get(trigger_id)
+    assert found is not None and found.input_model is GenericTriggerEvent
+
+
+def test_a_module_named_after_another_trigger_fails_the_checks(users_modules: Path) -> None:
+    # A copied template whose decorator still names the original trigger is never served: say so
+    source = (ROOT / "layers" / "trigger_handlers" / "trigger_handlers" / "identity_deleted.py").read_text()
+    (users_modules / "users_identity_deleted_copy.py").write_text(source, encoding="utf-8")
+    importlib.invalidate_caches()
+    assert rule_problems() == [
+        "trigger_handlers.users_identity_deleted_copy declares idn:identity-deleted, "
+        "whose module is trigger_handlers.identity_deleted"
+    ]
 
 
 @pytest.mark.parametrize("trigger_id", TRIGGERS)
@@ -208,6 +301,8 @@ def test_saved_search_never_logs_its_download_link(logs: io.StringIO) -> None:
 
 # --- the summary helper -------------------------------------------------------------------------
 
+CONTEXT = HandlerContext("idn:x", ResponseMode.ASYNC, "inv-1")
+
 
 def test_summary_leaves_out_empty_parts_and_repeats_no_attribute() -> None:
     summary = EventSummary("idn:x", "updated", "IDENTITY", "id-1", attributes=("a",))
@@ -221,16 +316,16 @@ def test_summary_leaves_out_empty_parts_and_repeats_no_attribute() -> None:
 
 def test_related_references_are_logged_by_id_only(logs: io.StringIO) -> None:
     source = Ref(id="s-1", type="SOURCE", name="Corporate Directory")
-    summary = summarise("idn:x", "updated", "ACCOUNT", "a-1", related={"source": source, "identity": None})
+    summary = summarise(CONTEXT, "updated", "ACCOUNT", "a-1", related={"source": source, "identity": None})
     assert summary.related == {"source": "s-1", "identity": None}
     assert "Corporate Directory" not in logs.getvalue()
 
 
 def test_summarise_logs_at_the_callers_location(logs: io.StringIO) -> None:
-    returned = summarise("idn:x", "deleted", "SOURCE", "s-1", attributes=["b", "a", "b"], level="WARNING")
+    returned = summarise(CONTEXT, "deleted", "SOURCE", "s-1", attributes=["b", "a", "b"], level="WARNING")
     [line] = summaries(logs)
     assert line["level"] == "WARNING" and line["summary"] == returned.as_dict()
-    assert returned.attributes == ("b", "a")
+    assert returned.attributes == ("b", "a") and returned.trigger_id == "idn:x"  # from the context
     assert line["location"].startswith("test_summarise_logs_at_the_callers_location")
 
 
@@ -261,15 +356,3 @@ def test_request_response_answers_validate_against_the_output_schema(
     sent = None if answer is None else answer.model_dump(mode="json", by_alias=True)
     jsonschema.validate(sent, trigger_document(trigger_id)["outputSchema"])
     assert (sent is None) == (trigger_id == DYN and not env)
-
-
-def test_templates_import_only_the_library_and_their_model() -> None:
-    # A template is a starting point: it must not drag in other triggers' models or handlers.
-    for module_name in HANDLER_MODULES.values():
-        module = importlib.import_module(module_name)
-        imported = {
-            value.__module__
-            for value in vars(module).values()
-            if isinstance(value, type) and value.__module__.startswith("idn_triggers.models")
-        }
-        assert len(imported) <= 1, (module_name, imported)

@@ -31,6 +31,7 @@ from idn_triggers.worker import (
     Worker,
     backoff_seconds,
 )
+from tests.unit.conftest import HandlerPackage
 
 TENANT = "https://acme.api.identitynow.com"
 INVOCATION_ID = "2c2b0a7e-5f04-4a0e-9a9e-0c7a1b6b3f11"
@@ -105,7 +106,8 @@ def disabled(event: Ask) -> Answer:
 
 
 REGISTRY = HandlerRegistry(
-    {t: __name__ for t in (DECIDE, NOTIFY, BROKEN, BROKEN_NOTIFY, INVALID, DEFERS, DISABLED)}
+    "trigger_handlers",
+    {t: __name__ for t in (DECIDE, NOTIFY, BROKEN, BROKEN_NOTIFY, INVALID, DEFERS, DISABLED)},
 )
 
 
@@ -785,12 +787,14 @@ def test_a_callback_without_its_secret_is_poison() -> None:
 
 
 def test_a_handler_module_that_fails_to_import_fails_the_invocation_with_a_reason(
-    callbacks: FakeCallbacks, sqs: FakeSqs
+    callbacks: FakeCallbacks, sqs: FakeSqs, handler_package: HandlerPackage
 ) -> None:
-    registry = HandlerRegistry({"test:import-fails": "tests.unit.no_such_handler_module"})
+    # The trigger's module exists, but a dependency it imports was not deployed
+    handler_package.add("import_fails", "import no_such_dependency_of_the_handler\n")
+    registry = HandlerRegistry(handler_package.name)
     worker = Worker(settings(ENABLED_TRIGGERS="*"), registry, callbacks, sqs)
 
-    outcome = worker.process_record(record(message("test:import-fails")))
+    outcome = worker.process_record(record(message("idn:import-fails")))
 
     assert outcome == "no_handler"
     assert [call.error for call in callbacks.calls] == ["the receiver could not process this invocation"]

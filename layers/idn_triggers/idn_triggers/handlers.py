@@ -1,19 +1,23 @@
-"""The handler-template API: one typed function per trigger, registered by trigger id.
+"""The handler-template API: one typed function per trigger, in the module named after it.
 
-A user writes::
+A user writes, in `trigger_handlers/access_request_pre_approval.py`::
 
     @trigger_handler("idn:access-request-pre-approval")
     def decide(event: AccessRequestPreApproval) -> PreApprovalDecision: ...
 
 The input and output models come from the function's annotations. Handlers never see HTTP, SQS or
-callbacks, so the same function serves SYNC, ASYNC and DYNAMIC deliveries. Handler modules are
-imported lazily, per trigger, so a large catalogue does not slow cold start.
+callbacks, so the same function serves SYNC, ASYNC and DYNAMIC deliveries. A trigger's module is
+found by a rule (`handler_module`) rather than a list, and imported only when the trigger is first
+invoked, so a large catalogue does not slow cold start and a new handler needs no registration.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -111,7 +115,13 @@ class TriggerHandler:
             raise InvalidHandlerOutput() from None
 
 
-_declared: dict[str, TriggerHandler] = {}
+# Handlers by the module that declares them, then by trigger id: a registry serves a trigger only from
+# the module the rule names, so a handler declared elsewhere (a misnamed module) is never served.
+_declared: dict[str, dict[str, TriggerHandler]] = {}
+
+# The ids the rule covers: `idn:` and lowercase words joined by `-`, so that every module name it gives
+# is distinct and a plain identifier (an id from a request path can never name another module).
+_RULE_ID = re.compile(r"idn:([a-z0-9]+(?:-[a-z0-9]+)*)")
 
 
 def _output_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -132,7 +142,11 @@ def _output_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
 
 
 def trigger_handler(trigger_id: str) -> Callable[[F], F]:
-    """Register the decorated function as the handler of `trigger_id`."""
+    """Register the decorated function as the handler of `trigger_id`.
+
+    Use it in the trigger's own module (`handler_module`): the registry looks for the handler there,
+    so this decorator is the one place a handler names its trigger.
+    """
 
     def register(function: F) -> F:
         hints = typing.get_type_hints(function)
@@ -145,9 +159,10 @@ def trigger_handler(trigger_id: str) -> Callable[[F], F]:
         if not (isinstance(input_model, type) and issubclass(input_model, BaseModel)):
             raise TypeError(f"handler for {trigger_id}: first parameter must be a pydantic model")
         output_model, optional = _output_model(hints.get("return"))
-        if trigger_id in _declared and _declared[trigger_id].function is not function:
-            raise ValueError(f"two handlers registered for {trigger_id}")
-        _declared[trigger_id] = TriggerHandler(
+        declared = _declared.setdefault(function.__module__, {})
+        if trigger_id in declared and declared[trigger_id].function is not function:
+            raise ValueError(f"two handlers registered for {trigger_id} in {function.__module__}")
+        declared[trigger_id] = TriggerHandler(
             trigger_id=trigger_id,
             function=function,
             input_model=input_model,
@@ -160,22 +175,65 @@ def trigger_handler(trigger_id: str) -> Callable[[F], F]:
     return register
 
 
+def handler_module(trigger_id: str, package: str, exceptions: Mapping[str, str] | None = None) -> str | None:
+    """The module that handles `trigger_id`: its entry in `exceptions`, else by the rule
+    `idn:identity-created` -> `<package>.identity_created` (drop `idn:`, `-` -> `_`).
+
+    None for an id the rule does not cover (not `idn:` and lowercase words joined by `-`) and that
+    has no exception, e.g. an EXTRA_TRIGGERS id with another prefix.
+    """
+    if exceptions and trigger_id in exceptions:
+        return exceptions[trigger_id]
+    match = _RULE_ID.fullmatch(trigger_id)
+    return f"{package}.{match.group(1).replace('-', '_')}" if match else None
+
+
+def declared_handlers(module: str) -> dict[str, TriggerHandler]:
+    """The handlers an imported module declared, by trigger id (empty if none, or not imported)."""
+    return dict(_declared.get(module, {}))
+
+
+def _module_exists(module: str) -> bool:
+    """Whether `module` can be imported, found without importing it (its parent packages are)."""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 class HandlerRegistry:
-    """Maps trigger ids to handlers, importing each handler's module on first use."""
+    """Finds each trigger's handler module in `package` by the rule (`handler_module`), or in
+    `exceptions` (trigger id -> module), and imports it only when the trigger is first looked up."""
 
-    def __init__(self, modules: Mapping[str, str]) -> None:
-        self._modules = dict(modules)
+    def __init__(self, package: str, exceptions: Mapping[str, str] | None = None) -> None:
+        self.package = package
+        self._exceptions = dict(exceptions or {})
 
-    def trigger_ids(self) -> frozenset[str]:
-        return frozenset(self._modules)
+    def module_for(self, trigger_id: str) -> str | None:
+        return handler_module(trigger_id, self.package, self._exceptions)
+
+    def has_handler(self, trigger_id: str) -> bool:
+        """Whether the trigger's module exists; asked without importing it, to keep cold start small."""
+        module = self.module_for(trigger_id)
+        return module is not None and _module_exists(module)
 
     def get(self, trigger_id: str) -> TriggerHandler | None:
-        module = self._modules.get(trigger_id)
-        if module is None:
+        """The trigger's handler (its module imported on first use), or None if it has no module.
+
+        Raises LookupError if the module does not declare the handler of this very trigger.
+        """
+        module = self.module_for(trigger_id)
+        if module is None or not _module_exists(module):
             return None
-        if trigger_id not in _declared:
-            importlib.import_module(module)
-        handler = _declared.get(trigger_id)
+        importlib.import_module(module)
+        declared = _declared.get(module, {})
+        handler = declared.get(trigger_id)
         if handler is None:
-            raise LookupError(f"module {module} registers no handler for {trigger_id}")
+            found = ", ".join(sorted(declared)) if declared else "none"
+            raise LookupError(
+                f"module {module} must declare the handler of {trigger_id} with "
+                f'@trigger_handler("{trigger_id}"); the handlers it declares: {found}'
+            )
         return handler

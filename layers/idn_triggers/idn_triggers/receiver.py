@@ -155,7 +155,7 @@ class Receiver:
         if (
             info is None
             or not self.settings.is_enabled(trigger_id)
-            or trigger_id not in self.registry.trigger_ids()
+            or not self.registry.has_handler(trigger_id)
         ):
             raise UnknownTrigger("no such trigger on this receiver; check the subscription URL")
         return info

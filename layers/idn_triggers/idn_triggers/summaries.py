@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
 
+from idn_triggers.handlers import HandlerContext
+
 Label = str | int | float | bool | None
 
 
@@ -63,7 +65,7 @@ class EventSummary:
 
 
 def summarise(
-    trigger_id: str,
+    context: HandlerContext,
     operation: str,
     subject_type: str,
     subject_id: str | None,
@@ -76,12 +78,14 @@ def summarise(
 ) -> EventSummary:
     """Log the event's summary and return it (so a handler can test or reuse it).
 
+    `context` is the handler's own (`def handle(event: X, context: HandlerContext)`): the summary
+    takes the trigger id from the invocation, so a handler names its trigger only in its decorator.
     `related` maps a role to an id or to a reference object, whose id is taken: pass `event.source`
     rather than `event.source.id if event.source else None`.
     `level="WARNING"` marks events someone should look at (a failed aggregation, a new violation).
     """
     summary = EventSummary(
-        trigger_id=trigger_id,
+        trigger_id=context.trigger_id,
         operation=operation,
         subject_type=subject_type,
         subject_id=subject_id,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.access_request import AccessRequestPostApproval
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:access-request-post-approval")
-def record_decision(event: AccessRequestPostApproval) -> None:
+def record_decision(event: AccessRequestPostApproval, context: HandlerContext) -> None:
     denied, approved = event.denied_items, event.approved_items
     outcome = "DENIED" if not approved else "PARTIALLY_APPROVED" if denied else "APPROVED"
     summarise(
-        "idn:access-request-post-approval",
+        context,
         "decided",
         "ACCESS_REQUEST",
         event.access_request_id,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.source import AccountAggregationCompleted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-aggregation-completed")
-def check_aggregation(event: AccountAggregationCompleted) -> None:
+def check_aggregation(event: AccountAggregationCompleted, context: HandlerContext) -> None:
     """Warn when the run did not succeed or reported errors: accounts may be stale."""
     ok = event.succeeded and not event.errors
     summarise(
-        "idn:account-aggregation-completed",
+        context,
         "aggregated",
         "SOURCE",
         event.source.id,

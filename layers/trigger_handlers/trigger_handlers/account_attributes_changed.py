@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import AccountAttributesChanged
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-attributes-changed")
-def on_account_change(event: AccountAttributesChanged) -> None:
+def on_account_change(event: AccountAttributesChanged, context: HandlerContext) -> None:
     summarise(
-        "idn:account-attributes-changed",
+        context,
         "updated",
         "ACCOUNT",
         event.account.id,

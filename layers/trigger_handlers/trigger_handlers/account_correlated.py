@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import AccountCorrelated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-correlated")
-def on_correlated(event: AccountCorrelated) -> None:
+def on_correlated(event: AccountCorrelated, context: HandlerContext) -> None:
     summarise(
-        "idn:account-correlated",
+        context,
         "correlated",
         "ACCOUNT",
         event.account.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import AccountCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-created")
-def on_account_created(event: AccountCreated) -> None:
+def on_account_created(event: AccountCreated, context: HandlerContext) -> None:
     account = event.account
     summarise(
-        "idn:account-created",
+        context,
         "created",
         "ACCOUNT",
         account.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import AccountDeleted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-deleted")
-def on_account_deleted(event: AccountDeleted) -> None:
+def on_account_deleted(event: AccountDeleted, context: HandlerContext) -> None:
     account = event.account
     summarise(
-        "idn:account-deleted",
+        context,
         "deleted",
         "ACCOUNT",
         account.id,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import AccountUncorrelated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-uncorrelated")
-def on_uncorrelated(event: AccountUncorrelated) -> None:
+def on_uncorrelated(event: AccountUncorrelated, context: HandlerContext) -> None:
     summarise(
-        "idn:account-uncorrelated",
+        context,
         "uncorrelated",
         "ACCOUNT",
         event.account.id,

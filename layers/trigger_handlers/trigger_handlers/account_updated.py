@@ -3,15 +3,15 @@ provisioning, password change)."""
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import AccountUpdated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:account-updated")
-def on_account_updated(event: AccountUpdated) -> None:
+def on_account_updated(event: AccountUpdated, context: HandlerContext) -> None:
     summarise(
-        "idn:account-updated",
+        context,
         "updated",
         "ACCOUNT",
         event.account.id,

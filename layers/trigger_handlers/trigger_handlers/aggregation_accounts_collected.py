@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.source import AggregationAccountsCollected
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:aggregation-accounts-collected")
-def check_collection(event: AggregationAccountsCollected) -> None:
+def check_collection(event: AggregationAccountsCollected, context: HandlerContext) -> None:
     """Warn when the run did not succeed or reported errors: accounts may be stale."""
     ok = event.succeeded and not event.errors
     summarise(
-        "idn:aggregation-accounts-collected",
+        context,
         "collected",
         "SOURCE",
         event.source.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.campaign import CampaignActivated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:campaign-activated")
-def on_campaign_activated(event: CampaignActivated) -> None:
+def on_campaign_activated(event: CampaignActivated, context: HandlerContext) -> None:
     campaign = event.campaign
     summarise(
-        "idn:campaign-activated",
+        context,
         "activated",
         "CAMPAIGN",
         campaign.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.campaign import CampaignEnded
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:campaign-ended")
-def on_campaign_ended(event: CampaignEnded) -> None:
+def on_campaign_ended(event: CampaignEnded, context: HandlerContext) -> None:
     campaign = event.campaign
     summarise(
-        "idn:campaign-ended",
+        context,
         "ended",
         "CAMPAIGN",
         campaign.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.campaign import CampaignGenerated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:campaign-generated")
-def on_campaign_generated(event: CampaignGenerated) -> None:
+def on_campaign_generated(event: CampaignGenerated, context: HandlerContext) -> None:
     campaign = event.campaign
     summarise(
-        "idn:campaign-generated",
+        context,
         "generated",
         "CAMPAIGN",
         campaign.id,

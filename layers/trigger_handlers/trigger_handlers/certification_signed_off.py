@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.campaign import CertificationSignedOff
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:certification-signed-off")
-def on_signed_off(event: CertificationSignedOff) -> None:
+def on_signed_off(event: CertificationSignedOff, context: HandlerContext) -> None:
     cert = event.certification
     campaign, reviewer = cert.campaign_ref, cert.reviewer
     summarise(
-        "idn:certification-signed-off",
+        context,
         "signed-off",
         "CERTIFICATION",
         cert.id,

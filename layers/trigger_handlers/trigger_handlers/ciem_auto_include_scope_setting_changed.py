@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.ciem import CiemAutoIncludeScopeSettingChanged
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:ciem-auto-include-scope-setting-changed")
-def on_auto_include_changed(event: CiemAutoIncludeScopeSettingChanged) -> None:
+def on_auto_include_changed(event: CiemAutoIncludeScopeSettingChanged, context: HandlerContext) -> None:
     summarise(
-        "idn:ciem-auto-include-scope-setting-changed",
+        context,
         "setting-changed",
         "SOURCE",
         event.source_isc_id,

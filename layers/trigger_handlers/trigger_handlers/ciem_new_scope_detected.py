@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.ciem import CiemNewScopeDetected
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:ciem-new-scope-detected")
-def on_new_scopes(event: CiemNewScopeDetected) -> None:
+def on_new_scopes(event: CiemNewScopeDetected, context: HandlerContext) -> None:
     summarise(
-        "idn:ciem-new-scope-detected",
+        context,
         "detected",
         "SOURCE",
         event.source_isc_id,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.ciem import CiemScopeSelectionChanged
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:ciem-scope-selection-changed")
-def on_scope_selection(event: CiemScopeSelectionChanged) -> None:
+def on_scope_selection(event: CiemScopeSelectionChanged, context: HandlerContext) -> None:
     summarise(
-        "idn:ciem-scope-selection-changed",
+        context,
         "selection-changed",
         "SOURCE",
         event.source_isc_id,

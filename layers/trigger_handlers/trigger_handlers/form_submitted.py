@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.misc import FormSubmitted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:form-submitted")
-def on_form_submitted(event: FormSubmitted) -> None:
+def on_form_submitted(event: FormSubmitted, context: HandlerContext) -> None:
     answers = event.form_data or {}
     summarise(
-        "idn:form-submitted",
+        context,
         "submitted",
         "FORM_INSTANCE",
         event.form_instance_id,

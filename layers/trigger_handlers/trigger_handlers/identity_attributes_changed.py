@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.identity import IdentityAttributesChanged
 from idn_triggers.summaries import summarise
 
@@ -11,10 +11,10 @@ MOVER_ATTRIBUTES = frozenset({"department", "manager", "cloudLifecycleState", "t
 
 
 @trigger_handler("idn:identity-attributes-changed")
-def on_identity_change(event: IdentityAttributesChanged) -> None:
+def on_identity_change(event: IdentityAttributesChanged, context: HandlerContext) -> None:
     changed = event.changed_attributes
     summarise(
-        "idn:identity-attributes-changed",
+        context,
         "updated",
         "IDENTITY",
         event.identity.id,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.identity import IdentityCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:identity-created")
-def on_joiner(event: IdentityCreated) -> None:
+def on_joiner(event: IdentityCreated, context: HandlerContext) -> None:
     summarise(
-        "idn:identity-created",
+        context,
         "created",
         "IDENTITY",
         event.identity.id,

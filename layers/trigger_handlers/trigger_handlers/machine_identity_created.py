@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.machine_identity import MachineIdentityCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:machine-identity-created")
-def on_machine_identity_created(event: MachineIdentityCreated) -> None:
+def on_machine_identity_created(event: MachineIdentityCreated, context: HandlerContext) -> None:
     machine = event.machine_identity
     owner = machine.primary_owner
     summarise(
-        "idn:machine-identity-created",
+        context,
         "created",
         "MACHINE_IDENTITY",
         machine.id,

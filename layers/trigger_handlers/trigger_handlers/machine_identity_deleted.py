@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.machine_identity import MachineIdentityDeleted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:machine-identity-deleted")
-def on_machine_identity_deleted(event: MachineIdentityDeleted) -> None:
+def on_machine_identity_deleted(event: MachineIdentityDeleted, context: HandlerContext) -> None:
     machine = event.machine_identity
     owner = machine.primary_owner
     summarise(
-        "idn:machine-identity-deleted",
+        context,
         "deleted",
         "MACHINE_IDENTITY",
         machine.id,

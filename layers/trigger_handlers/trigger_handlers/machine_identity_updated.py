@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.machine_identity import MachineIdentityUpdated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:machine-identity-updated")
-def on_machine_identity_updated(event: MachineIdentityUpdated) -> None:
+def on_machine_identity_updated(event: MachineIdentityUpdated, context: HandlerContext) -> None:
     machine, grants, owners = event.machine_identity, event.user_entitlement_changes, event.owner_changes
     summarise(
-        "idn:machine-identity-updated",
+        context,
         "updated",
         "MACHINE_IDENTITY",
         machine.id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import NativeChangeAccountCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:native-change-account-created")
-def on_native_create(event: NativeChangeAccountCreated) -> None:
+def on_native_create(event: NativeChangeAccountCreated, context: HandlerContext) -> None:
     """Warn when the out-of-band account came with entitlements."""
     summarise(
-        "idn:native-change-account-created",
+        context,
         "created",
         "ACCOUNT",
         event.account_id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import NativeChangeAccountDeleted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:native-change-account-deleted")
-def on_native_delete(event: NativeChangeAccountDeleted) -> None:
+def on_native_delete(event: NativeChangeAccountDeleted, context: HandlerContext) -> None:
     """Log the removal with what the account lost."""
     summarise(
-        "idn:native-change-account-deleted",
+        context,
         "deleted",
         "ACCOUNT",
         event.account_id,

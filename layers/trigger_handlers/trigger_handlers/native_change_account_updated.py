@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import NativeChangeAccountUpdated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:native-change-account-updated")
-def on_native_update(event: NativeChangeAccountUpdated) -> None:
+def on_native_update(event: NativeChangeAccountUpdated, context: HandlerContext) -> None:
     """Warn on entitlements granted outside ISC (possible privilege escalation)."""
     summarise(
-        "idn:native-change-account-updated",
+        context,
         "updated",
         "ACCOUNT",
         event.account_id,

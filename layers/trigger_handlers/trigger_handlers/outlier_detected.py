@@ -10,7 +10,7 @@ from functools import cache
 
 from pydantic import Field
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.identity import OutlierDetected
 from idn_triggers.settings import EnvSettings
 from idn_triggers.summaries import summarise
@@ -26,10 +26,10 @@ def settings() -> OutlierSettings:
 
 
 @trigger_handler("idn:outlier-detected")
-def on_outlier(event: OutlierDetected) -> None:
+def on_outlier(event: OutlierDetected, context: HandlerContext) -> None:
     alert = event.score is not None and event.score >= settings().alert_score
     summarise(
-        "idn:outlier-detected",
+        context,
         "detected",
         "IDENTITY",
         event.identity.id,

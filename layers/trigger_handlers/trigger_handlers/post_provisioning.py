@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import PostProvisioning
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:post-provisioning")
-def on_provisioned(event: PostProvisioning) -> None:
+def on_provisioned(event: PostProvisioning, context: HandlerContext) -> None:
     """Account ids here are native ids (often a DN naming the person): count them, never log them."""
     failed = event.failed_requests
     summarise(
-        "idn:post-provisioning",
+        context,
         "provisioned",
         "PROVISIONING",
         event.tracking_number,

@@ -5,15 +5,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.misc import SavedSearchComplete
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:saved-search-complete")
-def on_search_complete(event: SavedSearchComplete) -> None:
+def on_search_complete(event: SavedSearchComplete, context: HandlerContext) -> None:
     summarise(
-        "idn:saved-search-complete",
+        context,
         "completed",
         "SAVED_SEARCH",
         None,  # the payload names the search and its owner but carries no id

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.sod import SodViolationClosed
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:sod-violation-closed")
-def on_closed(event: SodViolationClosed) -> None:
+def on_closed(event: SodViolationClosed, context: HandlerContext) -> None:
     summarise(
-        "idn:sod-violation-closed",
+        context,
         "closed",
         "SOD_VIOLATION",
         event.id,

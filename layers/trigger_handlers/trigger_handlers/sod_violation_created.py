@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.sod import SodViolationCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:sod-violation-created")
-def on_violation(event: SodViolationCreated) -> None:
+def on_violation(event: SodViolationCreated, context: HandlerContext) -> None:
     summarise(
-        "idn:sod-violation-created",
+        context,
         "created",
         "SOD_VIOLATION",
         event.id,

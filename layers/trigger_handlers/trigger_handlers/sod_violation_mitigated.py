@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.sod import SodViolationMitigated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:sod-violation-mitigated")
-def on_mitigated(event: SodViolationMitigated) -> None:
+def on_mitigated(event: SodViolationMitigated, context: HandlerContext) -> None:
     summarise(
-        "idn:sod-violation-mitigated",
+        context,
         "mitigated",
         "SOD_VIOLATION",
         event.id,

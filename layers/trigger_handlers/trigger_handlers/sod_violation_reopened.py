@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.sod import SodViolationReopened
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:sod-violation-reopened")
-def on_reopened(event: SodViolationReopened) -> None:
+def on_reopened(event: SodViolationReopened, context: HandlerContext) -> None:
     summarise(
-        "idn:sod-violation-reopened",
+        context,
         "reopened",
         "SOD_VIOLATION",
         event.id,

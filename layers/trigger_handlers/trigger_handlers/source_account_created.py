@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import SourceAccountCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:source-account-created")
-def on_source_account_created(event: SourceAccountCreated) -> None:
+def on_source_account_created(event: SourceAccountCreated, context: HandlerContext) -> None:
     summarise(
-        "idn:source-account-created",
+        context,
         "created",
         "ACCOUNT",
         event.id,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import SourceAccountDeleted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:source-account-deleted")
-def on_source_account_deleted(event: SourceAccountDeleted) -> None:
+def on_source_account_deleted(event: SourceAccountDeleted, context: HandlerContext) -> None:
     summarise(
-        "idn:source-account-deleted",
+        context,
         "deleted",
         "ACCOUNT",
         event.id,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.account import SourceAccountUpdated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:source-account-updated")
-def on_source_account_updated(event: SourceAccountUpdated) -> None:
+def on_source_account_updated(event: SourceAccountUpdated, context: HandlerContext) -> None:
     summarise(
-        "idn:source-account-updated",
+        context,
         "updated",
         "ACCOUNT",
         event.id,

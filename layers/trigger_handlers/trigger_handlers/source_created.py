@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.source import SourceCreated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:source-created")
-def on_source_created(event: SourceCreated) -> None:
+def on_source_created(event: SourceCreated, context: HandlerContext) -> None:
     summarise(
-        "idn:source-created",
+        context,
         "created",
         "SOURCE",
         event.id,

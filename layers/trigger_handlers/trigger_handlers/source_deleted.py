@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.source import SourceDeleted
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:source-deleted")
-def on_source_deleted(event: SourceDeleted) -> None:
+def on_source_deleted(event: SourceDeleted, context: HandlerContext) -> None:
     summarise(
-        "idn:source-deleted",
+        context,
         "deleted",
         "SOURCE",
         event.id,

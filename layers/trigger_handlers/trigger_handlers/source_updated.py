@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.source import SourceUpdated
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:source-updated")
-def on_source_updated(event: SourceUpdated) -> None:
+def on_source_updated(event: SourceUpdated, context: HandlerContext) -> None:
     summarise(
-        "idn:source-updated",
+        context,
         "updated",
         "SOURCE",
         event.id,

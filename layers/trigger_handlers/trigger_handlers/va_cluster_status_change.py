@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from idn_triggers.handlers import trigger_handler
+from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.source import VaClusterStatusChange
 from idn_triggers.summaries import summarise
 
 
 @trigger_handler("idn:va-cluster-status-change")
-def on_health_change(event: VaClusterStatusChange) -> None:
+def on_health_change(event: VaClusterStatusChange, context: HandlerContext) -> None:
     now, before = event.health_check_result, event.previous_health_check_result
     summarise(
-        "idn:va-cluster-status-change",
+        context,
         "recovered" if event.healthy else "degraded" if event.healthy is False else "status-changed",
         event.type or "CLUSTER",
         event.application.id,
