@@ -28,13 +28,14 @@ APP = ROOT / "functions" / "receiver" / "app.py"
 ONE = "idn:identity-created"
 
 CHILD = """
-import importlib.util, sys, time
+import sys, time
+from pathlib import Path
 mode, app_path = sys.argv[1:3]
+if mode != "bare":
+    from idn_local.functions import load_function_module  # the loader itself is not timed
 started = time.perf_counter()
 if mode != "bare":
-    spec = importlib.util.spec_from_file_location("receiver_app", app_path)
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_function_module(Path(app_path), "receiver_app")
     from idn_triggers.catalogue import known_triggers
     known_triggers()
     if mode == "eager":

@@ -278,10 +278,10 @@ def test_configured_request_response_trigger_answers_any_object() -> None:
 # --- lazy loading -------------------------------------------------------------------------------
 
 LAZY_SCRIPT = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("app", sys.argv[1])
-app = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(app)
+import json, sys
+from pathlib import Path
+from idn_local.functions import load_function_module
+app = load_function_module(Path(sys.argv[1]), "app")
 from idn_triggers.catalogue import TRIGGER_MODELS, known_triggers, trigger_document
 trigger_modules = {p.rpartition(".")[0] for pair in TRIGGER_MODELS.values() for p in pair if p}
 trigger_modules |= {"idn_triggers.models.generic", "idn_triggers.models.common"}
