@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     async_process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -66,11 +67,8 @@ def process(record: SQSRecord) -> str:
         outcome = worker.process_record(record.raw_event)
         return outcome
     finally:
-        trigger = (
-            record.message_attributes["triggerId"].string_value
-            if "triggerId" in record.message_attributes
-            else "unknown"
-        )
+        attribute = record.message_attributes["triggerId"]  # Powertools answers None when it is absent
+        trigger = attribute.string_value if attribute is not None else "unknown"
         with single_metric(name="WorkerRecords", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension("TriggerId", trigger or "unknown")
             metric.add_dimension("Outcome", outcome)
@@ -83,7 +81,7 @@ async def record_handler(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     return async_process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -113,7 +113,8 @@ class LocalRunner:
         return self
 
     def stop(self) -> None:
-        for source in [*self.timers, *self.pollers]:
+        sources: list[ScheduleTimer | SqsPoller] = [*self.timers, *self.pollers]
+        for source in sources:
             source.stop()
         self.timers, self.pollers = [], []
         if self.api is not None:
@@ -267,7 +268,8 @@ class LocalRunner:
                 elif event.type in ("Schedule", "ScheduleV2"):
                     period = self.options.schedule_periods.get(function.name)
                     self.timers.append(ScheduleTimer(function, self.stack.resolve(event.properties), period))
-        for source in [*self.pollers, *self.timers]:
+        sources: list[SqsPoller | ScheduleTimer] = [*self.pollers, *self.timers]
+        for source in sources:
             source.start()
         for poller in self.pollers:
             log.info("SQS poller: %s <- %s", poller.function.name, poller.queue_url)
@@ -287,7 +289,7 @@ class LocalRunner:
 
     def sailpoint_client(self, base_url: str) -> SailPointClient:
         """The library's SailPoint client (what the functions use) for this run's API client."""
-        credentials = ClientCredentials(clientId=self.client_id, clientSecret=SecretStr(self.client_secret))
+        credentials = ClientCredentials(client_id=self.client_id, client_secret=SecretStr(self.client_secret))
         return SailPointClient(base_url, ClientCredentialsTokenProvider(base_url, lambda: credentials))
 
     @property
