@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft7Validator  # type: ignore[import-untyped, unused-ignore]
+from jsonschema import Draft7Validator
 
 import idn_triggers.catalogue
 
@@ -37,7 +37,7 @@ class TriggerDef:
     output_schema: dict[str, Any] | None
     example_input: dict[str, Any] | None
     example_output: Any
-    _validator: Any = field(default=None, repr=False, compare=False)
+    _validator: Draft7Validator | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_request_response(self) -> bool:
