@@ -15,7 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -27,6 +27,11 @@ from idn_local.stack import REGION, Stack, load_template
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider, TokenUnavailable
+
+if TYPE_CHECKING:  # imported when started: moto and the simulator are slow to import
+    from moto.server import ThreadedMotoServer
+
+    from idn_simulator import TenantSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
@@ -84,8 +89,8 @@ class LocalRunner:
 
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
-        self.moto: Any = None
-        self.simulator: Any = None
+        self.moto: ThreadedMotoServer | None = None
+        self.simulator: TenantSimulator | None = None
         self.api: ApiGateway | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[SqsPoller] = []
@@ -279,6 +284,7 @@ class LocalRunner:
     # -- what callers need ----------------------------------------------------------------
     @property
     def aws_endpoint(self) -> str:
+        assert self.moto is not None
         host, port = self.moto.get_host_and_port()
         return f"http://{host}:{port}"
 
