@@ -448,7 +448,8 @@ def report(args: argparse.Namespace, checks: list[tuple[str, bool, str]]) -> int
 
 
 # -- parser -------------------------------------------------------------------------------------
-def add_subscription_commands(commands: Any) -> None:
+# argparse's type for what add_subparsers() returns has a private name, as typeshed spells it.
+def add_subscription_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     subs = commands.add_parser("subscriptions", help="manage subscriptions").add_subparsers(
         dest="action", required=True
     )
