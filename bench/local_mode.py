@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             http.append(time.perf_counter() - began)
     sys.stdout = real_stdout
     ratio = round(statistics.median(http) / statistics.median(direct), 2)
-    start_to_ready, direct_ms, http_ms = summary(starts, scale=1.0), summary(direct), summary(http)
+    ready_s, direct_ms, http_ms = summary(starts, scale=1.0), summary(direct), summary(http)
     figures: dict[str, Any] = {
-        "start_to_ready_s": start_to_ready,
+        "start_to_ready_s": ready_s,
         "direct_handler_ms": direct_ms,
         "local_http_ms": http_ms,
         "http_over_direct": ratio,
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     print(
         f"Local mode: launch to ready (fresh process, moto + simulator + functions), median of {args.starts}: "
-        f"{start_to_ready['median']:.2f} s"
+        f"{ready_s['median']:.2f} s"
     )
     if missed_interrupts:
         print(f"warning: {missed_interrupts} Ctrl-C (SIGINT) did not stop idn_local within 10 s")
