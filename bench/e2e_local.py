@@ -182,11 +182,13 @@ def child(config: str, args: argparse.Namespace) -> dict[str, Any]:
     options = LocalOptions(port=0, auth=InboundAuth.parse(f"bearer:{TOKEN}"), parameter_overrides=overrides)
     with LocalRunner(options) as runner:
         [poller] = runner.pollers
+        simulator = runner.simulator
+        assert simulator is not None  # no --tenant-url: local mode started its simulator
         count = args.lambda_window if config == "aws_window" else args.invocations
-        sailpoint_limit = runner.simulator.config.rate_limit_per_10s
+        sailpoint_limit = simulator.config.rate_limit_per_10s
         # SailPoint's limit (100 requests per 10 s per token) caps completions at 10/s: off for
         # the stack's own latency and ceiling, on again for one throughput level at the end.
-        runner.simulator.set_rate_limit(None)
+        simulator.set_rate_limit(None)
         figures: dict[str, Any] = {
             "configuration": CONFIGS[config].format(window=poller.window),
             "batching_window_s": poller.window,
@@ -199,7 +201,7 @@ def child(config: str, args: argparse.Namespace) -> dict[str, Any]:
                 concurrent(runner, c, args.per_level, args.warm) for c in args.concurrency
             ]
         if config == "local" and sailpoint_limit:
-            runner.simulator.set_rate_limit(sailpoint_limit)
+            simulator.set_rate_limit(sailpoint_limit)
             limited = concurrent(runner, max(args.concurrency), args.per_level, args.warm)
             figures["throughput_with_sailpoint_rate_limit"] = {
                 **limited,

@@ -190,7 +190,7 @@ class Soak:
                 raise WorkerKilled(f"worker killed after {len(records) // 2} of {len(records)} records")
             return original(event)
 
-        function.invoke = invoke  # type: ignore[method-assign]
+        function.invoke = invoke  # type: ignore[method-assign]  # the fault injected: replaces this one instance's method
 
     def _count_run(self, invocation_id: str | None) -> None:
         with self.runs_lock:

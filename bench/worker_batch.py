@@ -90,12 +90,9 @@ class _TenantHandler(BaseHTTPRequestHandler):
 
 
 def provision(endpoint: str) -> dict[str, str]:
-    region = {"endpoint_url": endpoint, "region_name": "us-east-1"}
-    sqs, ddb, sm = (
-        boto3.client("sqs", **region),
-        boto3.client("dynamodb", **region),
-        boto3.client("secretsmanager", **region),
-    )
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
     suffix = uuid.uuid4().hex[:6]
     table_name = f"bench-idempotency-{suffix}"
     ddb.create_table(
@@ -194,7 +191,7 @@ def run_batches(handler: Any, tenant: Tenant, batches: int) -> tuple[dict[tuple[
 def report(
     single: list[float],
     walls: dict[tuple[str, int], list[float]],
-    per_1000: dict[str, float],
+    per_1000: dict[str, float | None],  # None: no token refresher
     callback_ms: float,
 ) -> dict[str, Any]:
     one = statistics.median(single)

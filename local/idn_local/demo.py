@@ -18,7 +18,12 @@ from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import trigger_document
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.sailpoint_api import SailPointApiError
-from idn_triggers.subscriptions import SubscriptionConflict, SubscriptionManager, SubscriptionSpec
+from idn_triggers.subscriptions import (
+    DispatchMode,
+    SubscriptionConflict,
+    SubscriptionManager,
+    SubscriptionSpec,
+)
 from trigger_handlers import HANDLER_EXCEPTIONS
 
 PRE = "idn:access-request-pre-approval"
@@ -31,7 +36,7 @@ WAIT_SECONDS = 15.0
 @dataclass(frozen=True)
 class DemoStep:
     trigger_id: str
-    mode: str  # the subscription's httpDispatchMode
+    mode: DispatchMode  # the subscription's httpDispatchMode
     label: str
     rename_item: str | None = None  # send the example with its first item renamed
 
@@ -94,7 +99,7 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
     for step in DEMO_STEPS:
         if not registry.has_handler(step.trigger_id):
             continue
-        desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)  # type: ignore[arg-type]
+        desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)
         try:
             subscription_id = manager.apply(list(desired.values()))[step.trigger_id]
             known = {s["id"] for s in runner.tenant.invocation_statuses(step.trigger_id)}

@@ -10,12 +10,27 @@ import json
 import secrets
 import string
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from idn_local.stack import ACCOUNT_ID, REGION, Stack, UnresolvedReference
 
+if TYPE_CHECKING:  # boto3-stubs: a dev dependency, for the type checker only
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
-def _boto(service: str, endpoint: str) -> Any:
+
+@overload
+def _boto(service: Literal["secretsmanager"], endpoint: str) -> SecretsManagerClient: ...
+@overload
+def _boto(service: Literal["sqs"], endpoint: str) -> SQSClient: ...
+@overload
+def _boto(service: Literal["dynamodb"], endpoint: str) -> DynamoDBClient: ...
+def _boto(
+    service: Literal["secretsmanager", "sqs", "dynamodb"], endpoint: str
+) -> SecretsManagerClient | SQSClient | DynamoDBClient:
+    """A client of moto's server for a service the template's resources live in."""
     import boto3
 
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
@@ -32,6 +47,22 @@ def _generated_secret(spec: dict[str, Any]) -> str:
     document = json.loads(spec.get("SecretStringTemplate") or "{}")
     document[spec["GenerateStringKey"]] = value
     return json.dumps(document)
+
+
+# The AWS::SQS::Queue properties that are queue attributes of the same name.
+QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "RedrivePolicy",
+    "ReceiveMessageWaitTimeSeconds",
+    "MaximumMessageSize",
+)
+
+
+def _attribute_text(value: Any) -> str:
+    """A queue attribute as SQS takes it: JSON for a document (RedrivePolicy), text otherwise."""
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 class LocalResources:
@@ -80,19 +111,7 @@ class LocalResources:
         self.stack.attributes[(name, "Id")] = arn
 
     def _queue(self, name: str, properties: dict[str, Any]) -> None:
-        attributes = {
-            key: (json.dumps(value) if isinstance(value, dict) else str(value))
-            for key, value in properties.items()
-            if key
-            in {
-                "VisibilityTimeout",
-                "MessageRetentionPeriod",
-                "DelaySeconds",
-                "RedrivePolicy",
-                "ReceiveMessageWaitTimeSeconds",
-                "MaximumMessageSize",
-            }
-        }
+        attributes = {key: _attribute_text(properties[key]) for key in QUEUE_ATTRIBUTES if key in properties}
         queue_name = properties.get("QueueName", self.stack.physical_name(name))
         url = _boto("sqs", self.endpoint).create_queue(QueueName=queue_name, Attributes=attributes)[
             "QueueUrl"

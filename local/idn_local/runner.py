@@ -15,7 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -27,6 +27,11 @@ from idn_local.stack import REGION, Stack, load_template
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider, TokenUnavailable
+
+if TYPE_CHECKING:  # imported when started: moto and the simulator are slow to import
+    from moto.server import ThreadedMotoServer
+
+    from idn_simulator import TenantSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
@@ -84,8 +89,8 @@ class LocalRunner:
 
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
-        self.moto: Any = None
-        self.simulator: Any = None
+        self.moto: ThreadedMotoServer | None = None
+        self.simulator: TenantSimulator | None = None
         self.api: ApiGateway | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[SqsPoller] = []
@@ -113,7 +118,8 @@ class LocalRunner:
         return self
 
     def stop(self) -> None:
-        for source in [*self.timers, *self.pollers]:
+        sources: list[ScheduleTimer | SqsPoller] = [*self.timers, *self.pollers]
+        for source in sources:
             source.stop()
         self.timers, self.pollers = [], []
         if self.api is not None:
@@ -267,7 +273,8 @@ class LocalRunner:
                 elif event.type in ("Schedule", "ScheduleV2"):
                     period = self.options.schedule_periods.get(function.name)
                     self.timers.append(ScheduleTimer(function, self.stack.resolve(event.properties), period))
-        for source in [*self.pollers, *self.timers]:
+        sources: list[SqsPoller | ScheduleTimer] = [*self.pollers, *self.timers]
+        for source in sources:
             source.start()
         for poller in self.pollers:
             log.info("SQS poller: %s <- %s", poller.function.name, poller.queue_url)
@@ -277,6 +284,7 @@ class LocalRunner:
     # -- what callers need ----------------------------------------------------------------
     @property
     def aws_endpoint(self) -> str:
+        assert self.moto is not None
         host, port = self.moto.get_host_and_port()
         return f"http://{host}:{port}"
 
@@ -287,7 +295,7 @@ class LocalRunner:
 
     def sailpoint_client(self, base_url: str) -> SailPointClient:
         """The library's SailPoint client (what the functions use) for this run's API client."""
-        credentials = ClientCredentials(clientId=self.client_id, clientSecret=SecretStr(self.client_secret))
+        credentials = ClientCredentials(client_id=self.client_id, client_secret=SecretStr(self.client_secret))
         return SailPointClient(base_url, ClientCredentialsTokenProvider(base_url, lambda: credentials))
 
     @property

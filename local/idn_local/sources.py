@@ -17,16 +17,19 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from idn_local.functions import LocalFunction
 from idn_local.resources import _boto
 from idn_local.stack import ACCOUNT_ID, REGION
 
+if TYPE_CHECKING:  # boto3-stubs: a dev dependency, for the type checker only
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
 log = logging.getLogger("idn_local.sources")
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+def sqs_event(messages: list[MessageTypeDef], queue_arn: str) -> dict[str, Any]:
     """The event Lambda's SQS mapping builds from received messages."""
     return {
         "Records": [
@@ -78,10 +81,10 @@ class SqsPoller:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def _receive(self) -> list[dict[str, Any]]:
+    def _receive(self) -> list[MessageTypeDef]:
         """One batch, as Lambda gathers it: long-poll for a first message, then keep gathering until
         the batch is full or MaximumBatchingWindowInSeconds has passed since polling began."""
-        messages: list[dict[str, Any]] = []
+        messages: list[MessageTypeDef] = []
         deadline: float | None = None
         while len(messages) < self.batch_size and not self._stop.is_set():
             remaining = 0.0 if deadline is None else deadline - time.monotonic()
@@ -114,7 +117,7 @@ class SqsPoller:
                 log.exception("SQS poller for %s failed; retrying", self.function.name)
                 self._stop.wait(1)
 
-    def _process(self, messages: list[dict[str, Any]]) -> None:
+    def _process(self, messages: list[MessageTypeDef]) -> None:
         self.batches += 1
         failed: set[str] = {m["MessageId"] for m in messages}
         try:

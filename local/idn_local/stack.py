@@ -56,7 +56,8 @@ class FunctionSpec:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    from cfnlint.decode import cfn_yaml  # dev dependency: parses CloudFormation's YAML tags
+    # cfn-lint (a dev dependency) parses CloudFormation's YAML tags.
+    from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]  # cfn-lint ships no type information
 
     return dict(cfn_yaml.load(str(path)))
 

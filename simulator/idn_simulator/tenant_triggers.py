@@ -11,9 +11,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from idn_triggers.catalogue import DATA_DIR
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 REQUEST_RESPONSE = "REQUEST_RESPONSE"
 FIRE_AND_FORGET = "FIRE_AND_FORGET"
@@ -30,7 +33,7 @@ class TriggerDef:
     output_schema: dict[str, Any] | None
     example_input: dict[str, Any] | None
     example_output: Any
-    _validator: Any = field(default=None, repr=False, compare=False)
+    _validator: Draft7Validator | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_request_response(self) -> bool:

@@ -24,6 +24,7 @@ nothing is ever deleted before it is stored again. `move-task` asks SQS to move 
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import sys
 import time
@@ -112,7 +113,7 @@ class DeadLetterQueue:
         limit: int | None = None,
         dry_run: bool = False,
         hold_seconds: int = 60,
-    ) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    ) -> tuple[builtins.list[DeadLetter], builtins.list[DeadLetter]]:  # `list` here is the method above
         """Move matching messages back to the work queue: (moved, skipped). Each is stored in the work
         queue before it is deleted from the DLQ; skipped ones become visible again after the hold."""
         moved: list[DeadLetter] = []

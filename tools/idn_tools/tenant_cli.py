@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.sailpoint_api import (
+    Family,
     SailPointApiError,
     SailPointClient,
     SailPointForbidden,
@@ -88,7 +89,7 @@ def credentials(args: argparse.Namespace) -> ClientCredentials:
             "no API client: set SAILPOINT_CLIENT_ID and SAILPOINT_CLIENT_SECRET, "
             "or pass --client-id/--client-secret or --client-secret-id"
         )
-    return ClientCredentials(clientId=client_id, clientSecret=SecretStr(secret))
+    return ClientCredentials(client_id=client_id, client_secret=SecretStr(secret))
 
 
 def tenant_url(args: argparse.Namespace) -> str:
@@ -373,7 +374,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     )
     if family is None:
         return report(args, checks)
-    api = SailPointClient(url, ClientCredentialsTokenProvider(url, lambda: creds), family=family)  # type: ignore[arg-type]
+    api = SailPointClient(url, ClientCredentialsTokenProvider(url, lambda: creds), family=family)
     checks.append(compare_catalogue(api))
     for name, call, scope in (
         ("read subscriptions", api.list_subscriptions, "sp:trigger-service-subscriptions:read"),
@@ -383,13 +384,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return report(args, checks)
 
 
-def detect_family(url: str, creds: ClientCredentials) -> str | None:
-    for family in ("v1", "beta"):
+def detect_family(url: str, creds: ClientCredentials) -> Family | None:
+    families: tuple[Family, ...] = ("v1", "beta")
+    for family in families:
         try:
             SailPointClient(
                 url,
                 ClientCredentialsTokenProvider(url, lambda: creds),
-                family=family,  # type: ignore[arg-type]
+                family=family,
                 max_retries=0,
             ).list_triggers()
             return family
@@ -446,7 +448,8 @@ def report(args: argparse.Namespace, checks: list[tuple[str, bool, str]]) -> int
 
 
 # -- parser -------------------------------------------------------------------------------------
-def add_subscription_commands(commands: Any) -> None:
+# argparse's type for what add_subparsers() returns has a private name, as typeshed spells it.
+def add_subscription_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     subs = commands.add_parser("subscriptions", help="manage subscriptions").add_subparsers(
         dest="action", required=True
     )
