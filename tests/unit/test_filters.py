@@ -146,9 +146,15 @@ def test_a_compiled_filter_is_shared_by_threads() -> None:
     assert results == [bool(n % 2) for n in range(400)]
 
 
-def test_the_module_imports_without_python_jsonpath() -> None:
-    code = "import sys; sys.modules['jsonpath'] = None; import jayway_filter"
+def test_the_lambda_layer_imports_without_python_jsonpath() -> None:
+    """The evaluator left the layer, which does not bundle python-jsonpath: no layer module may need it."""
+    code = (
+        "import sys, importlib, pkgutil; sys.modules['jsonpath'] = sys.modules['jayway_filter'] = None; "
+        "import idn_triggers; names = [m.name for m in pkgutil.walk_packages(idn_triggers.__path__, 'idn_triggers.')]; "
+        "[importlib.import_module(name) for name in names]; print(len(names))"
+    )
 
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
 
     assert completed.returncode == 0, completed.stderr
+    assert int(completed.stdout) > 10
