@@ -99,6 +99,10 @@ def test_syntax_error_becomes_an_invalid_verdict() -> None:
         "$[?(@.identity.name =~ /A.*/)]",
         "$.changes.length()",
         '$[?(@.identity.attributes.level == "3")]',  # Jayway: a number equals its numeric string
+        # refused until issue 18 showed Jayway answers them (json-path-comparison's suite):
+        "$[?(@.changes[*])]",  # an indefinite existence test: true, the property exists
+        '$[?(@.identity.attributes == {"department": "Engineering", "level": 3})]',  # object literal
+        "$.changes[0:2:5]",  # Jayway reads [from:to] and ignores the step
     ],
 )
 def test_jayway_syntax_the_first_version_refused_is_evaluated(expression: str) -> None:
@@ -108,10 +112,9 @@ def test_jayway_syntax_the_first_version_refused_is_evaluated(expression: str) -
 @pytest.mark.parametrize(
     ("expression", "word", "position"),
     [
-        ("$[?(@.changes[*])]", "existence", 4),
         ('$[?(@.identity all ["Ada"])]', "all", 15),
         ("$.changes.first()", "first", 10),
-        ('$[?(@.identity == {"name": "Ada"})]', "object", 18),
+        ("$[?(@..name[0])]", "existence", 4),
         ("$[?(@.identity.name =~ /\\p{L}+/)]", "regular expression", 23),
     ],
 )
@@ -125,7 +128,7 @@ def test_unsupported_jayway_syntax_is_refused_not_guessed(expression: str, word:
 
 def test_validate_filter_raises_for_unsupported_syntax() -> None:
     with pytest.raises(UnsupportedFilterError):
-        validate_filter("$[?(@.changes[*])]", EVENT)
+        validate_filter('$[?(@.identity all ["Ada"])]', EVENT)
 
 
 def test_compiled_filters_are_cached() -> None:

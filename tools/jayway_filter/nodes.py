@@ -13,11 +13,11 @@ from typing import Any
 
 from jsonpath import JSONPath, JSONPathEnvironment, JSONPathMatch
 from jsonpath.segments import JSONPathChildSegment, JSONPathSegment
-from jsonpath.selectors import IndexSelector, JSONPathSelector, NameSelector, SliceSelector, WildcardSelector
+from jsonpath.selectors import IndexSelector, JSONPathSelector, NameSelector, WildcardSelector
 from jsonpath.token import Token
 
 from .errors import EvalError
-from .values import MISSING, OPERATORS, LiteralList, apply, is_json, is_mapping, lookup
+from .values import MISSING, OPERATORS, LiteralList, LiteralObject, apply, is_json, is_mapping, lookup
 
 
 class Ctx:
@@ -92,7 +92,7 @@ class Compare(Node):
         super().__init__(index)
         self.left, self.operator, self.right = left, operator, right
         self.compare = OPERATORS[operator]
-        self.left_literal = isinstance(left, Literal) and type(left.value) is LiteralList
+        self.left_literal = isinstance(left, Literal) and type(left.value) in (LiteralList, LiteralObject)
 
     def evaluate(self, ctx: Ctx) -> bool:
         return self.compare(self.left.evaluate(ctx), self.right.evaluate(ctx), self.left_literal)
@@ -107,6 +107,27 @@ class Exists(Node):
 
     def evaluate(self, ctx: Ctx) -> bool:
         return self.operand.evaluate(ctx) is not MISSING
+
+
+class IndefiniteExists(Node):
+    """An existence test of an indefinite path, as Jayway runs it: with ``REQUIRE_PROPERTIES``.
+
+    True unless a property the path names is missing from an object it reaches (or a name or an
+    index is applied to a non-object/non-array while the path before is definite): Jayway then
+    throws PathNotFoundException. Selecting nothing is still true (``@.a.*`` on ``{"a": 0}``). A
+    trailing deep scan (``@..child``) never throws.
+    """
+
+    __slots__ = ("operand", "steps")
+
+    def __init__(self, operand: Path, steps: tuple[Step, ...]) -> None:
+        super().__init__(operand.index)
+        self.operand = operand
+        self.steps = steps
+
+    def evaluate(self, ctx: Ctx) -> bool:
+        document = ctx.current if self.operand.relative else ctx.root
+        return strict_walk(self.steps, document, ctx.root)
 
 
 class Not(Node):
@@ -147,7 +168,7 @@ def condition_paths(node: Node) -> Iterator[Path]:
     elif isinstance(node, (Compare, Logical)):
         yield from condition_paths(node.left)
         yield from condition_paths(node.right)
-    elif isinstance(node, (Not, Exists)):
+    elif isinstance(node, (Not, Exists, IndefiniteExists)):
         yield from condition_paths(node.operand)
 
 
@@ -208,8 +229,8 @@ def plan(segments: Sequence[JSONPathSegment]) -> tuple[Step, ...] | None:
             steps.append((_INDEX, selector.index))
         elif isinstance(selector, WildcardSelector):
             steps.append((_WILDCARD, None))
-        elif isinstance(selector, SliceSelector):
-            steps.append((_SLICE, selector.slice))
+        elif isinstance(selector, JaywaySlice):
+            steps.append((_SLICE, selector))
         elif isinstance(selector, JaywayFilter):
             steps.append((_FILTER, (selector.condition, selector.upstream_definite)))
         else:  # pragma: no cover - the parser admits no other selector
@@ -238,7 +259,7 @@ def walk(steps: tuple[Step, ...], document: object, root: object) -> list[object
                     found.extend(node)
             elif kind == _SLICE:
                 if isinstance(node, (list, tuple)):
-                    found.extend(node[arg])
+                    found.extend(node[index] for index in arg.indices(len(node)))
             else:
                 condition, upstream_definite = arg
                 if is_mapping(node):  # Jayway: a filter on an object tests the object
@@ -250,6 +271,22 @@ def walk(steps: tuple[Step, ...], document: object, root: object) -> list[object
                     raise EvalError("a filter cannot be applied to a primitive")
         nodes = found
     return nodes
+
+
+def strict_walk(steps: tuple[Step, ...], document: object, root: object) -> bool:
+    """Whether Jayway's walk with ``REQUIRE_PROPERTIES`` gets through ``steps`` without throwing."""
+    nodes, definite = [document], True
+    for kind, arg in steps:
+        if kind == _NAME:
+            if any(arg not in node for node in nodes if is_mapping(node)):
+                return False
+            if definite and not all(is_mapping(node) for node in nodes):
+                return False
+        elif kind in (_INDEX, _SLICE) and definite and not all(isinstance(n, (list, tuple)) for n in nodes):
+            return False
+        nodes = [found for node in nodes for found in walk(((kind, arg),), node, root)]
+        definite = definite and kind in (_NAME, _INDEX)
+    return True
 
 
 class FunctionSegment(JSONPathChildSegment):
@@ -285,6 +322,56 @@ class JaywayFilter(JSONPathSelector):
                     yield child
         elif self.upstream_definite:
             raise EvalError("a filter cannot be applied to a primitive")
+
+    async def resolve_async(self, node: JSONPathMatch) -> AsyncIterator[JSONPathMatch]:
+        for match in self.resolve(node):
+            yield match
+
+
+class JaywaySlice(JSONPathSelector):
+    """``[from:to]`` as Jayway's ArraySliceToken runs it (a step, if written, is ignored).
+
+    ``[from:]`` counts a negative start from the end; ``[:to]`` a negative end. ``[from:to]`` with
+    both does not: it visits ``from`` up to ``min(to, length)``, and each negative index counts from
+    the end, so ``[-4:1]`` on six elements selects the elements 2, 3, 4, 5 and 0.
+    """
+
+    __slots__ = ("start", "stop")
+
+    def __init__(
+        self, *, env: JSONPathEnvironment, token: Token, start: int | None, stop: int | None
+    ) -> None:
+        super().__init__(env=env, token=token)
+        self.start = start
+        self.stop = stop
+
+    def __str__(self) -> str:
+        return f"{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}"
+
+    def indices(self, length: int) -> list[int]:
+        """The indices this slice selects in an array of ``length`` elements, in order."""
+        if length == 0:
+            return []
+        if self.stop is None:
+            assert self.start is not None
+            start = self.start + length if self.start < 0 else self.start
+            return list(range(max(0, start), length))
+        if self.start is None:
+            stop = self.stop + length if self.stop < 0 else self.stop
+            return list(range(min(length, stop)))
+        stop = min(length, self.stop)
+        # negative indices (before 0) count from the end; out-of-range ones select nothing
+        before_zero = range(max(self.start, -length) + length, min(stop, 0) + length)
+        from_zero = range(max(self.start, 0), stop)
+        return [*before_zero, *from_zero]
+
+    def resolve(self, node: JSONPathMatch) -> Iterable[JSONPathMatch]:
+        data = node.obj
+        if isinstance(data, (list, tuple)):
+            for index in self.indices(len(data)):
+                child = node.new_child(data[index], index)
+                node.add_child(child)
+                yield child
 
     async def resolve_async(self, node: JSONPathMatch) -> AsyncIterator[JSONPathMatch]:
         for match in self.resolve(node):

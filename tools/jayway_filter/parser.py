@@ -7,6 +7,7 @@ the token of a trailing path function. Problems are raised as ``Problem`` with t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Final
@@ -14,10 +15,11 @@ from typing import Any, Final
 from jsonpath import JSONPath, JSONPathEnvironment
 from jsonpath.parse import Parser
 from jsonpath.segments import JSONPathChildSegment, JSONPathRecursiveDescentSegment, JSONPathSegment
-from jsonpath.selectors import IndexSelector, NameSelector, SliceSelector, WildcardSelector
+from jsonpath.selectors import IndexSelector, JSONPathSelector, NameSelector, WildcardSelector
 from jsonpath.stream import TokenStream
 from jsonpath.token import (
     TOKEN_AND,
+    TOKEN_COLON,
     TOKEN_COMMA,
     TOKEN_DDOT,
     TOKEN_DOT,
@@ -52,19 +54,44 @@ from jsonpath.token import (
 )
 
 from .errors import Problem
-from .nodes import Compare, Exists, FunctionSegment, JaywayFilter, Literal, Logical, Node, Not, Path
-from .tokens import KIND_LBRACE, KIND_TSEQ, KIND_TSNE, KIND_WORD, JaywayLexer, begins
+from .nodes import (
+    Compare,
+    Exists,
+    FunctionSegment,
+    IndefiniteExists,
+    JaywayFilter,
+    JaywaySlice,
+    Literal,
+    Logical,
+    Node,
+    Not,
+    Path,
+    Step,
+    plan,
+)
+from .tokens import (
+    KIND_ADJACENT_NAME,
+    KIND_LBRACE,
+    KIND_SCAN_NAME,
+    KIND_TSEQ,
+    KIND_TSNE,
+    KIND_WORD,
+    JaywayLexer,
+    begins,
+)
 from .values import (
     FUNCTIONS,
     UNSUPPORTED_FUNCTIONS,
     UNSUPPORTED_OPERATORS,
     LiteralList,
+    LiteralObject,
     element,
     java_regex,
     java_unescape,
 )
 
 _RELATIONAL: Final = Parser.PRECEDENCE_RELATIONAL
+_JSON: Final = json.JSONDecoder()
 
 
 OPERANDS: Final = (Literal, Path)
@@ -73,17 +100,26 @@ OPERANDS: Final = (Literal, Path)
 def condition(node: Node) -> Node:
     """``node`` where a condition is expected: paths become existence tests, literals are refused."""
     if isinstance(node, Path):
-        if node.keys is None:
-            raise Problem(
-                "an existence test needs a definite path (Jayway answers true for any indefinite "
-                "path, even one that selects nothing); compare it, or filter with it instead",
-                node.index,
-                unsupported=True,
-            )
-        return Exists(node)
+        if node.keys is not None:
+            return Exists(node)
+        return IndefiniteExists(node, _existence_steps(node))
     if isinstance(node, Literal):
         raise Problem("a literal must be compared with something", node.index)
     return node
+
+
+def _existence_steps(path: Path) -> tuple[Step, ...]:
+    """The steps an indefinite existence test walks: a planned path, or one ending in a deep scan."""
+    segments = path.path.segments
+    scans_last = bool(segments) and type(segments[-1]) is JSONPathRecursiveDescentSegment
+    steps = plan(segments[:-1] if scans_last else segments)
+    if steps is None or (scans_last and not isinstance(segments[-1].selectors[0], NameSelector)):
+        raise Problem(
+            "an existence test of a path with unions or inner deep scans is not supported",
+            path.index,
+            unsupported=True,
+        )
+    return steps
 
 
 def node(expression: object, at: Token) -> Node:
@@ -178,8 +214,19 @@ class JaywayParser(Parser):
                 yield JSONPathChildSegment(
                     env=self.env, token=token, selectors=tuple(self.parse_bracketed_selection(stream))
                 )
+            elif token.kind in (KIND_SCAN_NAME, KIND_ADJACENT_NAME):
+                yield self.parse_bare_name(stream)
             else:
                 return
+
+    def parse_bare_name(self, stream: TokenStream) -> JSONPathSegment:
+        """``..name`` (a deep scan), or a name right after ``]`` (Jayway reads ``[0]name`` as ``[0].name``)."""
+        token = stream.next()
+        if token.kind == KIND_SCAN_NAME:
+            name = NameSelector(env=self.env, token=token, name=token.value[2:])
+            return JSONPathRecursiveDescentSegment(env=self.env, token=token, selectors=(name,))
+        name = NameSelector(env=self.env, token=token, name=token.value)
+        return JSONPathChildSegment(env=self.env, token=token, selectors=(name,))
 
     def parse_path_function(self, stream: TokenStream) -> FunctionSegment:
         name = stream.next()
@@ -213,17 +260,29 @@ class JaywayParser(Parser):
                     if len(segment.selectors) > 1:
                         raise Problem("a filter must be alone in its brackets", selector.token.index)
                     selector.upstream_definite = definite and type(segment) is JSONPathChildSegment
-                elif isinstance(selector, SliceSelector):
-                    if selector.slice.step is not None:
-                        raise Problem("slice steps are not supported", selector.token.index, unsupported=True)
-                elif not isinstance(selector, (NameSelector, IndexSelector, WildcardSelector)):
+                elif not isinstance(selector, (NameSelector, IndexSelector, WildcardSelector, JaywaySlice)):
                     raise Problem(f"unexpected {selector.token.value!r}", selector.token.index)
+            _check_union(segment.selectors)
             definite = definite and (
                 type(segment) is JSONPathChildSegment
                 and len(segment.selectors) == 1
                 and isinstance(segment.selectors[0], (NameSelector, IndexSelector))
             )
         return segments, function
+
+    def parse_slice(self, stream: TokenStream) -> Any:
+        """``[from:to]`` read as Jayway's ArraySliceOperation reads it: split at ':', two parts used."""
+        first = stream.current()
+        text = ""
+        while stream.current().kind in (TOKEN_INT, TOKEN_COLON):
+            text += stream.next().value
+        parts = text.split(":")
+        while parts and not parts[-1]:  # Java's split drops trailing empty strings
+            parts.pop()
+        start, stop = (_java_int(part, first) if part else None for part in (*parts, "", "")[:2])
+        if start is None and stop is None:
+            raise Problem(f"a slice needs a start or an end: '{text}'", first.index)
+        return JaywaySlice(env=self.env, token=first, start=start, stop=stop)
 
     def operand(self, stream: TokenStream, *, relative: bool) -> Path:
         start = stream.next()
@@ -336,7 +395,17 @@ class JaywayParser(Parser):
         return Literal(java_regex(token.value, flags, token.index - 1), token.index - 1)
 
     def parse_object_literal(self, stream: TokenStream) -> Any:
-        raise Problem("JSON object literals are not supported", stream.current().index, unsupported=True)
+        """``{...}``: a JSON object, compared structurally like Jayway's JsonNode literal."""
+        start = stream.current()
+        try:
+            value, end = _JSON.raw_decode(start.path, start.index)
+        except ValueError as err:
+            raise Problem(f"invalid JSON object: {err}", start.index) from None
+        if not isinstance(value, dict):  # pragma: no cover - the text starts with '{'
+            raise Problem("expected a JSON object", start.index)
+        while stream.current().kind != TOKEN_EOF and stream.current().index < end:
+            stream.next()
+        return Literal(LiteralObject(value), start.index)
 
     def parse_list_literal(self, stream: TokenStream) -> Any:
         start = stream.next()
@@ -376,6 +445,24 @@ class JaywayParser(Parser):
         value = LiteralList(items)
         value.elements = [element(item) for item in items]
         return Literal(value, start.index)
+
+
+def _java_int(text: str, token: Token) -> int:
+    """``Integer.parseInt``: Jayway refuses slice bounds outside Java's int range."""
+    value = int(text)
+    if not -(2**31) <= value < 2**31:
+        raise Problem(f"slice bound {text} is not a Java int", token.index)
+    return value
+
+
+def _check_union(selectors: tuple[JSONPathSelector, ...]) -> None:
+    """Jayway's brackets hold one selector, or a list of quoted names, or a list of indices."""
+    if len(selectors) < 2:
+        return
+    kind = type(selectors[0])
+    for selector in selectors:
+        if type(selector) not in (NameSelector, IndexSelector) or type(selector) is not kind:
+            raise Problem("Jayway lists only quoted names or only indices in brackets", selector.token.index)
 
 
 class JaywayEnvironment(JSONPathEnvironment):

@@ -49,14 +49,25 @@ KIND_TSNE: Final = "TOKEN_TSNE"
 KIND_WORD: Final = "TOKEN_JWORD"
 KIND_LBRACE: Final = "TOKEN_LBRACE"
 KIND_RBRACE: Final = "TOKEN_RBRACE"
+KIND_SCAN_NAME: Final = "TOKEN_JSCAN_NAME"
+"""``..name``: a deep scan for a property (value: the name)."""
+KIND_ADJACENT_NAME: Final = "TOKEN_JADJACENT_NAME"
+"""A property name right after ``]`` without a dot, which Jayway reads as ``.name``."""
 QUOTED_KINDS: Final = frozenset({TOKEN_DOUBLE_QUOTE_STRING, TOKEN_SINGLE_QUOTE_STRING, TOKEN_RE_PATTERN})
 """Tokens whose value (and index) is their inner text: the quote or slash is one character before."""
 
 _KEY: Final = r"[\u0080-\U0010FFFFa-zA-Z0-9_-]+"
+_PROPERTY: Final = r"(?!\*)[^\s.\[\]()<>=~!,&|/]+"
+"""A property after '.', '..' or ']': Jayway reads anything up to '.', '[' or '(' (and in a filter up to
+an operator, a blank or ')'), so ``$.'key'`` is the property ``'key'`` and ``$.$`` the property ``$``.
+This reads the intersection of the two; ``&``, ``|``, ``,`` and ``/`` end it too (Jayway's filter
+scanner takes ``/`` for a regex, and names with ``&&``/``||`` would swallow logical operators)."""
 _WORDS: Final = "nin|in|subsetof|anyof|noneof|contains|size|empty|all|exists|type|matches"
 _RULES: Final = (
     (TOKEN_RE_PATTERN, r"/(?P<G_RE>(?:\\.|[^/\\])*)/(?P<G_RE_FLAGS>[a-zA-Z]*)"),
-    (TOKEN_DOT_PROPERTY, rf"(?P<G_DOT>\.)(?P<G_PROP>{_KEY})"),
+    (KIND_SCAN_NAME, rf"\.\.{_PROPERTY}"),
+    (TOKEN_DOT_PROPERTY, rf"(?P<G_DOT>\.)(?P<G_PROP>{_PROPERTY})"),
+    (KIND_ADJACENT_NAME, rf"(?<=\]){_PROPERTY}"),
     (TOKEN_FLOAT, r"-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)"),
     (TOKEN_INT, r"-?\d+"),
     (TOKEN_DDOT, r"\.\."),

@@ -35,6 +35,10 @@ class LiteralList(list[object]):
     elements: list[object]
 
 
+class LiteralObject(dict[str, object]):
+    """A JSON object written in the filter (Jayway's JsonNode literal)."""
+
+
 _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _JAVA_ESCAPES: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
