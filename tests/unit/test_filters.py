@@ -161,3 +161,36 @@ def test_the_lambda_layer_imports_without_python_jsonpath() -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert int(completed.stdout) > 10
+
+
+@pytest.mark.parametrize(
+    ("expression", "position", "words"),
+    [
+        ('$[?(@.identity == {"name": "Ada")]', 32, "invalid JSON object"),
+        ("$.changes[99999999999:]", 10, "not a Java int"),
+        ("$.changes[:]", 10, "a slice needs a start or an end"),
+        ("$.changes[*,1]", 10, "only quoted names or only indices"),
+    ],
+)
+def test_what_jayway_rejects_is_a_syntax_error_with_its_position(
+    expression: str, position: int, words: str
+) -> None:
+    verdict = validate_filter(expression, EVENT)
+
+    assert (verdict.is_valid_json_path, verdict.position) == (False, position)
+    assert verdict.error is not None and words in verdict.error
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("$.changes[-1:1]", True),  # Jayway: indices -1 and 0, each counted from the end
+        ("$.changes[1:-1]", False),  # Jayway does not count the end of [from:to] from the end
+        ("$.changes[0]attribute", True),  # a name right after ']' is Jayway's '.attribute'
+        ("$[?(@.changes[?(@.oldValue == 'nobody')])]", True),  # selects nothing: still exists
+        ("$[?(@.changes[*].nothing)]", False),  # a property missing on the way: Jayway throws
+        ("$[?(@..newValue)]", True),
+    ],
+)
+def test_jayway_path_rules_learnt_from_the_independent_suite(expression: str, expected: bool) -> None:
+    assert matches(expression, EVENT) is expected

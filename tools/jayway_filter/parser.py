@@ -399,8 +399,8 @@ class JaywayParser(Parser):
         start = stream.current()
         try:
             value, end = _JSON.raw_decode(start.path, start.index)
-        except ValueError as err:
-            raise Problem(f"invalid JSON object: {err}", start.index) from None
+        except json.JSONDecodeError as err:
+            raise Problem(f"invalid JSON object: {err.msg}", err.pos) from None
         if not isinstance(value, dict):  # pragma: no cover - the text starts with '{'
             raise Problem("expected a JSON object", start.index)
         while stream.current().kind != TOKEN_EOF and stream.current().index < end:
