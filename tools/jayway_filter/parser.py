@@ -109,11 +109,15 @@ def condition(node: Node) -> Node:
 
 
 def _existence_steps(path: Path) -> tuple[Step, ...]:
-    """The steps an indefinite existence test walks: a planned path, or one ending in a deep scan."""
+    """The steps an indefinite existence test walks: a planned path, or one ending in a deep scan.
+
+    A trailing deep scan with one selector never throws in Jayway (it only visits nodes that have
+    what it selects), so it is true once the steps before it are.
+    """
     segments = path.path.segments
     scans_last = bool(segments) and type(segments[-1]) is JSONPathRecursiveDescentSegment
     steps = plan(segments[:-1] if scans_last else segments)
-    if steps is None or (scans_last and not isinstance(segments[-1].selectors[0], NameSelector)):
+    if steps is None or (scans_last and len(segments[-1].selectors) != 1):
         raise Problem(
             "an existence test of a path with unions or inner deep scans is not supported",
             path.index,
@@ -279,7 +283,9 @@ class JaywayParser(Parser):
         parts = text.split(":")
         while parts and not parts[-1]:  # Java's split drops trailing empty strings
             parts.pop()
-        start, stop = (_java_int(part, first) if part else None for part in (*parts, "", "")[:2])
+        parts += ["", ""]
+        start = _java_int(parts[0], first) if parts[0] else None
+        stop = _java_int(parts[1], first) if parts[1] else None
         if start is None and stop is None:
             raise Problem(f"a slice needs a start or an end: '{text}'", first.index)
         return JaywaySlice(env=self.env, token=first, start=start, stop=stop)
