@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from idn_triggers.callback import CallbackOutcome, CallbackResult
 from idn_triggers.catalogue import TriggerType
-from idn_triggers.envelope import ResponseMode, split_envelope
+from idn_triggers.envelope import DeliveryKind, ResponseMode, split_envelope
 from idn_triggers.handlers import DEFER, Deferred, HandlerContext, HandlerRegistry, trigger_handler
 from idn_triggers.queue import QueuedInvocation, payload_fingerprint, queued_invocation
 from idn_triggers.settings import WorkerSettings
@@ -308,6 +308,28 @@ def test_the_handler_sees_the_mode_and_invocation_and_cannot_defer(worker: Worke
 
     [(_, _, context)] = CALLS
     assert context == HandlerContext(DECIDE, ResponseMode.ASYNC, INVOCATION_ID, can_defer=False)
+
+
+@pytest.mark.parametrize("kind", list(DeliveryKind))
+def test_the_handler_is_told_how_the_event_was_delivered(worker: Worker, kind: DeliveryKind) -> None:
+    worker.process_record(record(message().model_copy(update={"delivery": kind})))
+
+    [(_, _, context)] = CALLS
+    assert context is not None and context.delivery is kind
+    assert (context.recovered, context.replay) == (
+        kind is DeliveryKind.RECOVERED,
+        kind is DeliveryKind.REPLAY,
+    )
+
+
+def test_a_message_queued_before_delivery_kinds_existed_is_a_live_delivery(worker: Worker) -> None:
+    body = json.loads(message().model_dump_json())
+    del body["delivery"]
+
+    worker.process_record(record(json.dumps(body)))
+
+    [(_, _, context)] = CALLS
+    assert context is not None and context.delivery is DeliveryKind.LIVE
 
 
 def test_http_callbacks_are_accepted_when_allowed(callbacks: FakeCallbacks, sqs: FakeSqs) -> None:

@@ -38,6 +38,15 @@ class ResponseMode(StrEnum):
     DYNAMIC = "DYNAMIC"
 
 
+class DeliveryKind(StrEnum):
+    """How an event reached the handler: as SailPoint sent it, read back from the tenant's invocation
+    history after a failed delivery, or played again by an operator from the archive."""
+
+    LIVE = "LIVE"
+    RECOVERED = "RECOVERED"
+    REPLAY = "REPLAY"
+
+
 def _squash(value: str) -> str:
     return value.replace("_", "").replace("-", "").replace(" ", "").upper()
 

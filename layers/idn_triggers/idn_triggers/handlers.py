@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
-from idn_triggers.envelope import ResponseMode
+from idn_triggers.envelope import DeliveryKind, ResponseMode
 from idn_triggers.errors import InvalidHandlerOutput, InvalidPayload
 
 logger = Logger()
@@ -64,6 +64,17 @@ class HandlerContext:
     response_mode: ResponseMode
     invocation_id: str | None = None
     can_defer: bool = False
+    delivery: DeliveryKind = DeliveryKind.LIVE
+
+    @property
+    def recovered(self) -> bool:
+        """Read back from the tenant's invocation history: SailPoint's own delivery had failed."""
+        return self.delivery is DeliveryKind.RECOVERED
+
+    @property
+    def replay(self) -> bool:
+        """Played again on purpose: the handler already saw this event once."""
+        return self.delivery is DeliveryKind.REPLAY
 
 
 @dataclass(frozen=True, slots=True)

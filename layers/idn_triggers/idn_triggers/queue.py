@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer, model_validator
 
 from idn_triggers.catalogue import TriggerType
-from idn_triggers.envelope import Delivery, ResponseMode
+from idn_triggers.envelope import Delivery, DeliveryKind, ResponseMode
 
 CONTRACT_VERSION: Final = 1
 # SQS accepts 256 KiB per message by default; the envelope adds well under 4 KiB to the payload.
@@ -74,6 +74,7 @@ class QueuedInvocation(BaseModel):
     deadline: datetime | None = None
     received_at: datetime
     payload: dict[str, Any]
+    delivery: DeliveryKind = DeliveryKind.LIVE  # an older message without it was a live delivery
 
     @field_serializer("secret", when_used="json")
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
@@ -121,6 +122,7 @@ class QueuedInvocation(BaseModel):
             "trigger_id": self.trigger_id,
             "invocation_id": self.invocation_id,
             "mode": self.mode.value if self.mode else "FIRE_AND_FORGET",
+            **({"delivery": self.delivery.value} if self.delivery is not DeliveryKind.LIVE else {}),
         }
 
 

@@ -124,7 +124,9 @@ class Worker:
                 record, message, f"invalid payload: {error.details}", WorkerOutcome.INVALID_PAYLOAD
             )
         mode = message.mode or ResponseMode.ASYNC
-        context = HandlerContext(message.trigger_id, mode, message.invocation_id, can_defer=False)
+        context = HandlerContext(
+            message.trigger_id, mode, message.invocation_id, can_defer=False, delivery=message.delivery
+        )
         try:
             result = handler(event, context)
             if result is DEFER:
