@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from idn_triggers.receiver import Receiver
+    from idn_triggers.tokens import TokenSource
+    from idn_triggers.worker import Worker
 
 Hook = Callable[[], None]
 
@@ -72,3 +74,28 @@ def receiver_hooks(receiver: Receiver, runtime: ModuleType | None = None) -> boo
         receiver.renew_after_restore()
 
     return register(receiver.warm, after_restore, runtime)
+
+
+def worker_hooks(
+    worker: Worker,
+    new_tokens: Callable[[], TokenSource],
+    clients: list[Any],
+    runtime: ModuleType | None = None,
+) -> bool:
+    """The worker's hooks: import every enabled trigger's handler and models before the snapshot;
+    after a restore reseed, take a fresh token provider (no cached token or secret) and close the
+    callback session's and the SDK clients' (`worker.sqs` and `clients`) pooled connections."""
+
+    def warm() -> None:
+        for trigger_id in sorted(worker.registry.trigger_ids()):
+            if "*" in worker.settings.enabled_triggers or trigger_id in worker.settings.enabled_triggers:
+                worker.registry.get(trigger_id)
+
+    def after_restore() -> None:
+        reseed_random()
+        worker.callbacks.tokens = new_tokens()
+        worker.callbacks.session.close()
+        for client in [worker.sqs, *clients]:
+            close_boto3_connections(client)
+
+    return register(warm, after_restore, runtime)
