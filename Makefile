@@ -12,11 +12,17 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# checkov pins boto3 1.35 (the project needs >= 1.40), so it gets a venv of its own inside .venv.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(VENV)/checkov/bin/checkov
+
 $(STAMP): pyproject.toml layers/idn_triggers/requirements.txt
 	@test -n "$(PYTHON)" || exit 1
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
 	@touch $@
 
 venv: $(STAMP)  ## create .venv with everything the project needs
@@ -44,9 +50,13 @@ typecheck: $(STAMP)  ## mypy --strict on all non-test code, and the import rules
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-validate: $(STAMP)  ## offline template checks
+validate: $(STAMP)  ## offline template checks: defaults and every option on (SnapStart, KMS key...), checkov
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
+	@tmp=$$(mktemp -d) && $(BIN)/python scripts/template_variant.py $$tmp/template.json \
+	  && (cd $$tmp && $(abspath $(BIN))/sam validate --lint --template template.json) \
+	  && $(BIN)/cfn-lint $$tmp/template.json; rc=$$?; rm -rf $$tmp; exit $$rc
+	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 build: $(STAMP)  ## sam build without containers (needs python3.13 on PATH; this adds it)
 	PATH="$(dir $(PYTHON)):$(abspath $(BIN)):$$PATH" $(BIN)/sam build --cached --parallel

@@ -39,19 +39,23 @@ BENCH_ENV = {
 
 _TIMED_IMPORT = """
 import sys, time
+{setup}
 start = time.perf_counter()
 {code}
-sys.stdout.write(repr(time.perf_counter() - start))
+sys.stdout.write("\\n" + repr(time.perf_counter() - start))
 """
 
 
-def time_in_fresh_process(code: str, runs: int, env: dict[str, str] | None = None) -> list[float]:
-    """Seconds spent running `code` in each of `runs` fresh interpreters (interpreter start excluded)."""
+def time_in_fresh_process(
+    code: str, runs: int, env: dict[str, str] | None = None, setup: str = ""
+) -> list[float]:
+    """Seconds spent running `code` in each of `runs` fresh interpreters (interpreter start and the
+    untimed `setup` code excluded)."""
     samples = []
     environment = {**os.environ, **BENCH_ENV, **(env or {})}
     for _ in range(runs):
         out = subprocess.run(
-            [sys.executable, "-c", _TIMED_IMPORT.format(code=code)],
+            [sys.executable, "-c", _TIMED_IMPORT.format(setup=setup, code=code)],
             capture_output=True,
             text=True,
             check=True,

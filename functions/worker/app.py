@@ -33,6 +33,7 @@ from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.queue import ReceivedAttributes
 from idn_triggers.settings import WorkerSettings
+from idn_triggers.snapstart import worker_hooks
 from idn_triggers.token_store import provider_from_settings
 from idn_triggers.worker import Worker, WorkerOutcome
 from trigger_handlers import HANDLER_EXCEPTIONS
@@ -46,17 +47,19 @@ idempotency = IdempotencyConfig(
     event_key_jmespath="idempotency_key", expires_after_seconds=settings.idempotency_seconds
 )
 tokens = provider_from_settings(settings)  # the refresher's stored token; a grant only as fallback
+callbacks = CallbackClient(tokens, timeout=settings.callback_timeout_seconds)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 worker = Worker(
     settings,
     HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS),
-    CallbackClient(tokens, timeout=settings.callback_timeout_seconds),
+    callbacks,
     boto3.client("sqs"),
     run_once=idempotent_function(
-        data_keyword_argument="message",
-        persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
-        config=idempotency,
+        data_keyword_argument="message", persistence_store=persistence, config=idempotency
     ),
 )
+# SnapStart: warm before the snapshot, refresh after a restore (no-op outside Lambda's runtime)
+worker_hooks(worker, callbacks, lambda: provider_from_settings(settings), [persistence.client])
 # Report every failed record, even when all fail: the same retry, without a Lambda error.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 RECORD_THREADS = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="record")

@@ -57,7 +57,7 @@ class FunctionSpec:
 
 def load_template(path: Path) -> dict[str, Any]:
     # cfn-lint (a dev dependency) parses CloudFormation's YAML tags.
-    from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]  # cfn-lint ships no type information
+    from cfnlint.decode import cfn_yaml
 
     return dict(cfn_yaml.load(str(path)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import json
@@ -169,3 +170,47 @@ def test_logs_carry_no_credentials_or_payload_values(
     assert "trigger delivery answered" in text
     for secret in ("local-dev-bearer-token", "not-the-token", "William Wilson"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"httpMethod": "GET"},
+        {"httpMethod": "PUT"},
+        {"path": "/elsewhere", "resource": "/elsewhere", "pathParameters": None},
+        {"path": "/triggers/", "pathParameters": None},
+        {"path": "/triggers/idn:access-request-pre-approval/x"},
+        {"resource": "/triggers/{proxy+}"},
+    ],
+)
+def test_other_methods_and_paths_get_the_rest_resolvers_404(
+    receiver: Callable[..., ModuleType], changes: dict[str, Any]
+) -> None:
+    # What Powertools' REST resolver answered before the receiver read the event itself
+    event = {**load_event("api/pre-approval.sync.bearer.json"), **changes}
+    assert invoke(receiver(), event) == (404, {"statusCode": 404, "message": "Not found"})
+
+
+def test_the_method_is_matched_in_any_case(receiver: Callable[..., ModuleType]) -> None:
+    event = {**load_event("api/pre-approval.sync.bearer.json"), "httpMethod": "post"}
+    assert invoke(receiver(), event)[0] == 200
+
+
+def test_a_url_encoded_path_parameter_is_decoded(receiver: Callable[..., ModuleType]) -> None:
+    event = load_event("api/pre-approval.sync.bearer.json")
+    event["pathParameters"] = {"triggerId": "idn%3Aaccess-request-pre-approval"}
+    event["path"] = "/triggers/idn%3Aaccess-request-pre-approval"
+    assert invoke(receiver(), event)[0] == 200
+
+
+def test_a_base64_body_and_lower_case_headers_are_read_as_api_gateway_sends_them(
+    receiver: Callable[..., ModuleType],
+) -> None:
+    event = load_event("api/pre-approval.sync.bearer.json")
+    headers = {key.lower(): value for key, value in event["headers"].items()}
+    body = base64.b64encode(event["body"].encode()).decode()
+    event.update(headers=headers, body=body, isBase64Encoded=True)
+    module = receiver()
+    assert invoke(module, event)[0] == 200
+    event["headers"] = {k: v for k, v in headers.items() if k != "authorization"}
+    assert invoke(module, event)[0] == 401

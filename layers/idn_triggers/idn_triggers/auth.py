@@ -82,6 +82,12 @@ class InboundAuthenticator:
         self.auth_type = auth_type
         self._credentials = credentials
 
+    def forget_cached_credentials(self) -> None:
+        """Drop cached credentials (SnapStart restore): the next request reads the secret anew."""
+        forget = getattr(self._credentials, "forget", None)
+        if forget is not None:
+            forget()
+
     def authenticate(self, headers: Mapping[str, str] | None) -> None:
         """Return quietly, or raise AuthenticationFailed without saying what was wrong."""
         if self.auth_type is AuthType.NO_AUTH:
@@ -158,6 +164,12 @@ class SecretsManagerCredentials:
         self._pending_provider: Any = None  # its own cache: Powertools keys the cache on the name only
         self._parsed: tuple[Any, InboundSecret] | None = None
         self._pending: tuple[float, Any, InboundCredential | None] = (0.0, None, None)
+
+    def forget(self) -> None:
+        """Drop the cached secret versions and the SDK client with its connections."""
+        self._provider = self._pending_provider = None
+        self._parsed = None
+        self._pending = (0.0, None, None)
 
     def __call__(self) -> InboundSecret:
         current = self._current()

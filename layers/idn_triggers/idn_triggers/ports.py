@@ -26,6 +26,9 @@ class Authenticator(Protocol):
 
     def authenticate(self, headers: Mapping[str, str] | None, /) -> None: ...
 
+    def forget_cached_credentials(self) -> None:
+        """Read the credential afresh on the next request (after a SnapStart restore)."""
+
 
 class Completions(Protocol):
     """Completes an invocation at SailPoint through its callback URL."""

@@ -3,6 +3,10 @@
 `Receiver.receive` never raises for anything a caller can send: expected failures become their
 TriggerError's status and message, and an unexpected failure inside the user's handler becomes the
 one documented 500.
+
+The HTTP-facing part reads API Gateway's REST proxy event directly: the receiver has one route, and
+Powertools' REST resolver costs more cold start (its package imports every resolver and asyncio) than
+the few lines below. The queue contract is imported on the first enqueue: a SYNC answer never needs it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
@@ -33,10 +38,50 @@ from idn_triggers.errors import (
 )
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
 from idn_triggers.ports import Authenticator, InvocationQueue
-from idn_triggers.queue import MAX_QUEUED_PAYLOAD_BYTES, QueueSender, queued_invocation
 from idn_triggers.settings import ReceiverSettings
 
+if TYPE_CHECKING:
+    from idn_triggers.queue import QueuedInvocation
+
 logger = Logger()  # same service name as the function's Logger, so they share one handler
+
+ROUTE = "/triggers/{triggerId}"  # the one route template.yaml gives the receiver
+# What Powertools' REST resolver answered for any other method or path; kept byte for byte.
+_ROUTE_PATH = re.compile(r"^/triggers/[^/]+$")
+NOT_FOUND_BODY = json.dumps({"statusCode": 404, "message": "Not found"}, separators=(",", ":"))
+
+
+def routed_trigger_id(event: Mapping[str, Any]) -> str | None:
+    """The URL-decoded `triggerId` of a `POST /triggers/{triggerId}` proxy event, or None for any
+    other method or route (API Gateway itself answers 403 for routes it does not have)."""
+    if str(event.get("httpMethod") or "").upper() != "POST" or event.get("resource") != ROUTE:
+        return None
+    if not _ROUTE_PATH.match(str(event.get("path") or "")):  # the path API Gateway matched to ROUTE
+        return None
+    parameters = event.get("pathParameters")
+    trigger_id = parameters.get("triggerId") if isinstance(parameters, Mapping) else None
+    return unquote(trigger_id) if isinstance(trigger_id, str) and trigger_id else None
+
+
+def request_parts(event: Mapping[str, Any]) -> tuple[Mapping[str, str], str | None, bool]:
+    """Headers (matched case-insensitively by the authenticator), body and its base64 flag."""
+    headers = event.get("headers")
+    body = event.get("body")
+    return (
+        headers if isinstance(headers, Mapping) else {},
+        body if isinstance(body, str) else None,
+        bool(event.get("isBase64Encoded")),
+    )
+
+
+def proxy_response(status_code: int, body: str) -> dict[str, Any]:
+    """A REST proxy answer, in the shape Powertools' resolver gave it (JSON, not base64)."""
+    return {
+        "statusCode": status_code,
+        "body": body,
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +167,25 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than the receiver's limit of {max_bytes} bytes")
 
 
+class DeferredQueueSender:
+    """The work queue's sender, built (with the queue contract's models) on the first enqueue."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+        self._sender: InvocationQueue | None = None
+
+    def send(self, message: QueuedInvocation) -> str:
+        if self._sender is None:
+            from idn_triggers.queue import QueueSender
+
+            self._sender = QueueSender(self.queue_url)
+        return self._sender.send(message)
+
+    def drop_connections(self) -> None:
+        """Forget the SQS client (and its pooled connections); the next send builds a new one."""
+        self._sender = None
+
+
 class Receiver:
     """One per container: holds the authenticator, the enabled triggers and the handler registry."""
 
@@ -144,8 +208,28 @@ class Receiver:
             credentials = SecretsManagerCredentials(
                 settings.secret_id, settings.auth_type, settings.secret_max_age_seconds
             )
-        queue = QueueSender(settings.queue_url) if settings.queue_url else None
+        queue = DeferredQueueSender(settings.queue_url) if settings.queue_url else None
         return cls(settings, InboundAuthenticator(settings.auth_type, credentials), registry, queue)
+
+    def warm(self) -> None:
+        """Do now what the first request would: read the catalogue, import every enabled trigger's
+        handler module and models, the queue contract and boto3 (SnapStart's before-snapshot hook)."""
+        served = [*known_triggers(), *self.settings.extra_triggers]
+        for trigger_id in sorted(served):
+            if self.settings.is_enabled(trigger_id) and self.registry.has_handler(trigger_id):
+                self.registry.get(trigger_id)
+        if self.queue is not None:
+            import idn_triggers.queue  # noqa: F401
+        if self.queue is not None or self.settings.secret_id:
+            import boto3  # noqa: F401
+            from aws_lambda_powertools.utilities import parameters  # noqa: F401
+
+    def renew_after_restore(self) -> None:
+        """Forget cached credentials and SDK connections (SnapStart's after-restore hook): a restored
+        copy reads the secret anew and opens its own connections."""
+        self.authenticator.forget_cached_credentials()
+        if isinstance(self.queue, DeferredQueueSender):
+            self.queue.drop_connections()
 
     def trigger(self, trigger_id: str) -> TriggerInfo:
         """The trigger if this receiver serves it: in the catalogue (or configured), enabled, handled."""
@@ -229,6 +313,8 @@ class Receiver:
         """Store the invocation for the worker; only then acknowledge it (SailPoint never resends)."""
         if self.queue is None:
             raise UnsupportedResponseMode("this receiver has no work queue; subscribe with SYNC")
+        from idn_triggers.queue import MAX_QUEUED_PAYLOAD_BYTES, queued_invocation
+
         message = queued_invocation(delivery, info.type, self.settings.response_deadline)
         if len(message.model_dump_json()) > MAX_QUEUED_PAYLOAD_BYTES:
             raise PayloadTooLarge(

@@ -33,7 +33,8 @@ def _duration(value: Any) -> Any:
 class EnvSettings(BaseModel):
     """Fields are named after their environment variables (upper case aliases)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # defer_build: a function builds only its own model's validator (at from_env), not every model's
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
