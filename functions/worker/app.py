@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idn_triggers.archive import ArchiveRecorder
 from idn_triggers.callback import CallbackClient
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
@@ -56,6 +57,7 @@ worker = Worker(
         persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
         config=idempotency,
     ),
+    archive=ArchiveRecorder.for_bucket(settings.archive_bucket) if settings.archive_bucket else None,
 )
 # Report every failed record, even when all fail: the same retry, without a Lambda error.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -75,6 +75,8 @@ class QueuedInvocation(BaseModel):
     received_at: datetime
     payload: dict[str, Any]
     delivery: DeliveryKind = DeliveryKind.LIVE  # an older message without it was a live delivery
+    replay_of: str | None = None  # a replay: the archived event it plays again
+    replay_id: str | None = None  # a replay: the command that queued it (part of the idempotency key)
 
     @field_serializer("secret", when_used="json")
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
@@ -244,6 +246,37 @@ def queued_invocation(
         deadline=received + response_deadline if answerable else None,
         received_at=received,
         payload=delivery.payload,
+    )
+
+
+def replayed_invocation(
+    *,
+    trigger_id: str,
+    trigger_type: TriggerType,
+    mode: ResponseMode | None,
+    invocation_id: str,
+    payload: dict[str, Any],
+    event_id: str,
+    replay_id: str,
+    now: datetime | None = None,
+) -> QueuedInvocation:
+    """An archived event queued again by an operator (`idn-triggers-ops events replay`).
+
+    It has no callback URL and no secret, so the worker runs the handler and never completes the
+    invocation at SailPoint again (it is closed). Its idempotency key names the replay command: the
+    worker's idempotency does not absorb a replay of an event it handled before, yet absorbs a
+    duplicate of this very replay (one replay command never runs one event twice)."""
+    return QueuedInvocation(
+        trigger_id=trigger_id,
+        trigger_type=trigger_type,
+        mode=mode,
+        invocation_id=invocation_id,
+        idempotency_key=f"{trigger_id}#{invocation_id}#replay:{replay_id}",
+        received_at=now or datetime.now(UTC),
+        payload=payload,
+        delivery=DeliveryKind.REPLAY,
+        replay_of=event_id,
+        replay_id=replay_id,
     )
 
 
