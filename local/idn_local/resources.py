@@ -153,7 +153,10 @@ class LocalResources:
         bucket = properties.get("BucketName", self.stack.physical_name(name).lower())  # S3 names: lowercase
         client.create_bucket(Bucket=bucket)
         if "BucketEncryption" in properties:
-            rules = _without_none(properties["BucketEncryption"])["ServerSideEncryptionConfiguration"]
+            rules = [  # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... of the same shape
+                {("Apply" + key if key == "ServerSideEncryptionByDefault" else key): value for key, value in rule.items()}
+                for rule in _without_none(properties["BucketEncryption"])["ServerSideEncryptionConfiguration"]
+            ]
             client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
         if "PublicAccessBlockConfiguration" in properties:
             client.put_public_access_block(
@@ -168,10 +171,21 @@ class LocalResources:
         self.stack.attributes.update({(name, "Arn"): f"arn:aws:s3:::{bucket}", (name, "BucketName"): bucket})
 
     def _bucket_policy(self, name: str, properties: dict[str, Any]) -> None:
-        _boto("s3", self.endpoint).put_bucket_policy(
-            Bucket=properties["Bucket"], Policy=json.dumps(properties["PolicyDocument"])
-        )
+        """The bucket policy minus its TLS-only statements: moto enforces them, and local mode speaks
+        plain HTTP to moto, so they would refuse every request (tests/integration/test_archive.py
+        shows the template's policy refusing plain HTTP)."""
+        document = dict(properties["PolicyDocument"])
+        document["Statement"] = [s for s in document["Statement"] if not _requires_tls(s)]
+        if document["Statement"]:
+            _boto("s3", self.endpoint).put_bucket_policy(Bucket=properties["Bucket"], Policy=json.dumps(document))
         self.stack.physical_ids[name] = f"local-{name}"
+
+
+def _requires_tls(statement: dict[str, Any]) -> bool:
+    return bool(
+        statement.get("Effect") == "Deny"
+        and str(statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+    )
 
 
 def _without_none(value: Any) -> Any:

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 import pytest
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -141,6 +142,23 @@ def test_a_worker_record_never_holds_the_callback_secret_or_url(bucket: str) -> 
     assert CALLBACK_SECRET not in text
     assert "trigger-invocations" not in text
     assert body["answer"] == {"approved": True} and body["status_code"] == 200
+
+
+def test_the_templates_bucket_policy_refuses_plain_http(aws: str) -> None:
+    # Given a bucket with the template's TLS-only policy (moto evaluates bucket policies)
+    from idn_local.stack import Stack
+    from tests.support import ROOT
+
+    stack = Stack(ROOT / "template.yaml", {"TenantApiUrl": TENANT, "SailPointClientId": "x", "SailPointClientSecret": "y"})
+    stack.physical_ids["ArchiveBucket"] = "tls-only-archive"
+    stack.attributes[("ArchiveBucket", "Arn")] = "arn:aws:s3:::tls-only-archive"
+    policy = stack.resolve(stack.resources["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"])
+    s3 = s3_client(attempts=1)
+    s3.create_bucket(Bucket="tls-only-archive")
+    s3.put_bucket_policy(Bucket="tls-only-archive", Policy=json.dumps(policy))
+    # When a record is written over plain HTTP (moto's endpoint)
+    with pytest.raises(ClientError, match=r"\(403\).*PutObject"):
+        DeliveryArchive("tls-only-archive", s3).put(record_of(message(CREATED, "plain")))
 
 
 # -- failures are metrics, never exceptions --------------------------------------------------------------

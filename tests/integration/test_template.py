@@ -237,6 +237,7 @@ def test_failures_end_in_an_encrypted_dead_letter_queue_kept_14_days() -> None:
 
 def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
     alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    alarms = [a for a in alarms if a["Namespace"].startswith("AWS/")]  # on a resource of the stack
     dimension = [a["Dimensions"][0]["Value"] for a in alarms]
     watched = {
         (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0]) for a, d in zip(alarms, dimension, strict=True)
