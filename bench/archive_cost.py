@@ -14,11 +14,13 @@ as the yardstick for "the archive costs one write".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import runpy
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,86 @@ from warm_latency import TENANT, Context, mode_events
 PATHS = ("SYNC pre-approval", "DYNAMIC answered now", "ASYNC ack", "fire-and-forget ack")
 
 
+def put_alone(recorder: Any, body: dict[str, Any], count: int) -> list[float]:
+    """Seconds per bare PutObject of a typical SYNC record: the yardstick."""
+    from idn_triggers.archive import answered_record
+    from idn_triggers.catalogue import TriggerType
+    from idn_triggers.envelope import ResponseMode
+
+    samples = []
+    for _ in range(count):
+        now = datetime.now(UTC)
+        one = answered_record(
+            trigger_id="idn:access-request-pre-approval",
+            trigger_type=TriggerType.REQUEST_RESPONSE,
+            mode=ResponseMode.SYNC,
+            invocation_id=None,
+            payload=body,
+            status_code=200,
+            outcome="answered",
+            answer={"approved": True, "comment": "ok", "approver": "bench"},
+            received_at=now,
+            finished_at=now,
+        )
+        start = time.perf_counter()
+        recorder.archive.put(one)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def interleaved(
+    handler: Any, receiver: Any, events: dict[str, Any], *, rounds: int, per_round: int, empty_queue: Any
+) -> dict[str, dict[str, list[float]]]:
+    """Per-call seconds by path and side, alternating the archive on and off every round."""
+    recorder = receiver.archive
+    samples: dict[str, dict[str, list[float]]] = {path: {"on": [], "off": []} for path in PATHS}
+    for path in PATHS:  # warm up both sides: first-call imports, clients, connections
+        for archive in (recorder, None):
+            receiver.archive = archive
+            for _ in range(30):
+                handler(events[path], Context())
+    for _ in range(rounds):
+        empty_queue()
+        for side, archive in (("on", recorder), ("off", None)):
+            receiver.archive = archive
+            for path in PATHS:
+                for _ in range(per_round):
+                    start = time.perf_counter()
+                    handler(events[path], Context())
+                    samples[path][side].append(time.perf_counter() - start)
+    receiver.archive = recorder
+    return samples
+
+
+def report(samples: dict[str, dict[str, list[float]]], put_samples: list[float]) -> dict[str, Any]:
+    figures: dict[str, Any] = {"PutObject alone": summary(put_samples)}
+    rows = [("path", "p50 on ms", "p50 off ms", "on/off", "p99 on ms", "p99 off ms")]
+    for path in PATHS:
+        on, off = summary(samples[path]["on"]), summary(samples[path]["off"])
+        ratio = round(statistics.median(samples[path]["on"]) / statistics.median(samples[path]["off"]), 2)
+        figures[path] = {"on": on, "off": off, "ratio_on_off": ratio}
+        rows.append(
+            (
+                path,
+                f"{on['median']:.3f}",
+                f"{off['median']:.3f}",
+                f"{ratio:.2f}",
+                f"{on['p99']:.3f}",
+                f"{off['p99']:.3f}",
+            )
+        )
+    put = figures["PutObject alone"]
+    rows.append(("S3 PutObject alone (moto)", f"{put['median']:.3f}", "", "", f"{put['p99']:.3f}", ""))
+    print(table(rows))
+    return figures
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--iterations", type=int, default=1000, help="calls per path and side")
     parser.add_argument("--rounds", type=int, default=10, help="on/off alternations")
     args = parser.parse_args(argv)
+    per_round = max(1, args.iterations // args.rounds)
     os.environ.update(BENCH_ENV)
     moto, endpoint = start_moto()
     import boto3
@@ -53,82 +130,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     real_stdout = sys.stdout
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Powertools logs and metrics, for the rest of the run
-    samples: dict[str, dict[str, list[float]]] = {path: {"on": [], "off": []} for path in PATHS}
-    put_samples: list[float] = []
     try:
         app = runpy.run_path(str(ROOT / "functions" / "receiver" / "app.py"), run_name="receiver_app")
-        handler, receiver = app["lambda_handler"], app["receiver"]
-        recorder = receiver.archive
-        assert recorder is not None, "ARCHIVE_BUCKET did not turn the archive on"
+        receiver = app["receiver"]
+        assert receiver.archive is not None, "ARCHIVE_BUCKET did not turn the archive on"
         events = mode_events()
-        per_round = max(1, args.iterations // args.rounds)
-        for path in PATHS:  # warm up both sides: first-call imports, clients, connections
-            for archive in (recorder, None):
-                receiver.archive = archive
-                for _ in range(30):
-                    handler(events[path], Context())
-        for _ in range(args.rounds):
-            sqs.purge_queue(QueueUrl=queue)  # moto's SendMessage slows with queue depth; SQS's does not
-            for side, archive in (("on", recorder), ("off", None)):
-                receiver.archive = archive
-                for path in PATHS:
-                    for _ in range(per_round):
-                        start = time.perf_counter()
-                        handler(events[path], Context())
-                        samples[path][side].append(time.perf_counter() - start)
-        from idn_triggers.archive import answered_record
-        from idn_triggers.catalogue import TriggerType
-        from idn_triggers.envelope import ResponseMode
-
-        import json
-        from datetime import UTC, datetime
-
+        samples = interleaved(
+            app["lambda_handler"],
+            receiver,
+            events,
+            rounds=args.rounds,
+            per_round=per_round,
+            empty_queue=lambda: sqs.purge_queue(QueueUrl=queue),  # moto's SendMessage slows with depth
+        )
         body = json.loads(events["SYNC pre-approval"]["body"])
-        for _ in range(per_round * args.rounds):
-            now = datetime.now(UTC)
-            one = answered_record(
-                trigger_id="idn:access-request-pre-approval",
-                trigger_type=TriggerType.REQUEST_RESPONSE,
-                mode=ResponseMode.SYNC,
-                invocation_id=None,
-                payload=body,
-                status_code=200,
-                outcome="answered",
-                answer={"approved": True, "comment": "ok", "approver": "bench"},
-                received_at=now,
-                finished_at=now,
-            )
-            start = time.perf_counter()
-            recorder.archive.put(one)
-            put_samples.append(time.perf_counter() - start)
+        put_samples = put_alone(receiver.archive, body, per_round * args.rounds)
     finally:
         sys.stdout = real_stdout
         moto.terminate()
         moto.wait(timeout=10)
-    figures: dict[str, Any] = {"PutObject alone": summary(put_samples)}
-    rows = [("path", "p50 on ms", "p50 off ms", "on/off", "p99 on ms", "p99 off ms")]
-    for path in PATHS:
-        on, off = summary(samples[path]["on"]), summary(samples[path]["off"])
-        ratio = round(statistics.median(samples[path]["on"]) / statistics.median(samples[path]["off"]), 2)
-        figures[path] = {"on": on, "off": off, "ratio_on_off": ratio}
-        rows.append(
-            (
-                path,
-                f"{on['median']:.3f}",
-                f"{off['median']:.3f}",
-                f"{ratio:.2f}",
-                f"{on['p99']:.3f}",
-                f"{off['p99']:.3f}",
-            )
-        )
-    put = figures["PutObject alone"]
-    rows.append(("S3 PutObject alone (moto)", f"{put['median']:.3f}", "", "", f"{put['p99']:.3f}", ""))
     print(
         f"Acknowledgement latency with the delivery archive on vs off, same run, {args.rounds} interleaved "
         f"rounds, {per_round * args.rounds} calls per path and side (NO_AUTH; logs and metrics to /dev/null; "
         "S3 and SQS are moto over loopback HTTP)"
     )
-    print(table(rows))
+    figures = report(samples, put_samples)
     record("archive_cost", figures)
     return figures
 

@@ -154,19 +154,22 @@ class LocalResources:
         client.create_bucket(Bucket=bucket)
         if "BucketEncryption" in properties:
             rules = [  # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... of the same shape
-                {("Apply" + key if key == "ServerSideEncryptionByDefault" else key): value for key, value in rule.items()}
+                {
+                    ("Apply" + key if key == "ServerSideEncryptionByDefault" else key): value
+                    for key, value in rule.items()
+                }
                 for rule in _without_none(properties["BucketEncryption"])["ServerSideEncryptionConfiguration"]
             ]
-            client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+            encryption: Any = {"Rules": rules}  # the template's own document, checked by S3 (moto)
+            client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=encryption)
         if "PublicAccessBlockConfiguration" in properties:
             client.put_public_access_block(
                 Bucket=bucket, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
             )
         lifecycle = properties.get("LifecycleConfiguration", {}).get("Rules", [])
         if lifecycle:
-            client.put_bucket_lifecycle_configuration(
-                Bucket=bucket, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle]}
-            )
+            converted: Any = {"Rules": [_lifecycle_rule(rule) for rule in lifecycle]}
+            client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=converted)
         self.stack.physical_ids[name] = bucket
         self.stack.attributes.update({(name, "Arn"): f"arn:aws:s3:::{bucket}", (name, "BucketName"): bucket})
 
@@ -177,7 +180,9 @@ class LocalResources:
         document = dict(properties["PolicyDocument"])
         document["Statement"] = [s for s in document["Statement"] if not _requires_tls(s)]
         if document["Statement"]:
-            _boto("s3", self.endpoint).put_bucket_policy(Bucket=properties["Bucket"], Policy=json.dumps(document))
+            _boto("s3", self.endpoint).put_bucket_policy(
+                Bucket=properties["Bucket"], Policy=json.dumps(document)
+            )
         self.stack.physical_ids[name] = f"local-{name}"
 
 
@@ -199,7 +204,11 @@ def _without_none(value: Any) -> Any:
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A CloudFormation lifecycle rule in the S3 API's shape."""
-    converted: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": ""}}
+    converted: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": ""},
+    }
     if "ExpirationInDays" in rule:
         converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "AbortIncompleteMultipartUpload" in rule:

@@ -131,7 +131,9 @@ def test_fix_and_replay_a_time_window_handles_every_event_again_exactly_once(
     ids = [f"e2e-identity-{n:03d}" for n in range(EVENTS)]
     since = datetime.now(UTC)
     for identity_id in ids:
-        local.simulator.fire_event(CREATED, {**example, "identity": {**example["identity"], "id": identity_id}})
+        local.simulator.fire_event(
+            CREATED, {**example, "identity": {**example["identity"], "id": identity_id}}
+        )
     wrong.wait_for(EVENTS)
     window = Window(since, datetime.now(UTC) + timedelta(seconds=1))
     archive = archive_of(local)
@@ -162,7 +164,9 @@ def test_fix_and_replay_a_time_window_handles_every_event_again_exactly_once(
     # And the replays are in the archive, each pointing at its original
     replays = [
         r
-        for r in archive.records(archive.keys(Window(since, datetime.now(UTC) + timedelta(seconds=1)), CREATED))
+        for r in archive.records(
+            archive.keys(Window(since, datetime.now(UTC) + timedelta(seconds=1)), CREATED)
+        )
         if r.delivery is DeliveryKind.REPLAY
     ]
     assert len(replays) == EVENTS and len({r.replay_of for r in replays}) == EVENTS
@@ -197,7 +201,12 @@ def test_a_replayed_request_response_runs_the_handler_but_never_completes_again(
     invocations_before = len(local.simulator.invocations())
     # When that event is replayed by its id
     status, out = ops_main(
-        "events", "replay", original.event_id, *where(local), "--queue-url", local.stack.physical_ids["WorkQueue"]
+        "events",
+        "replay",
+        original.event_id,
+        *where(local),
+        "--queue-url",
+        local.stack.physical_ids["WorkQueue"],
     )
     assert status == 0, out
     deadline = time.monotonic() + 15
@@ -223,9 +232,13 @@ def test_an_unavailable_archive_never_changes_what_sailpoint_receives(
         for trigger_id, mode in ((PRE, "SYNC"), (PRE, "ASYNC"), (PRE, "DYNAMIC"), (CREATED, "SYNC")):
             subscribe(local, trigger_id, mode)
             [fired] = local.simulator.fire_event(trigger_id)
-            done = local.simulator.wait_for_invocation(lambda r: r.id == fired.id and r.settled, timeout=15)
+            done = local.simulator.wait_for_invocation(
+                lambda r, wanted=fired.id: r.id == wanted and r.settled, timeout=15
+            )
             assert done.delivery is not None
-            settled.append((trigger_id, mode, done.state, done.delivery.status, done.delivery.body, done.output))
+            settled.append(
+                (trigger_id, mode, done.state, done.delivery.status, done.delivery.body, done.output)
+            )
         return settled
 
     # Given what SailPoint receives with the archive working

@@ -12,13 +12,13 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 import pytest
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from idn_tools.events import Replay, once_each
@@ -137,7 +137,7 @@ def test_an_event_is_found_by_its_id_alone(bucket: str) -> None:
 def test_a_worker_record_never_holds_the_callback_secret_or_url(bucket: str) -> None:
     msg = message(PRE, "secretive")
     DeliveryArchive(bucket, s3_client()).put(processed_record(msg, "completed", {"approved": True}, 2.0, T0))
-    [(key, body)] = stored(bucket).items()
+    [body] = stored(bucket).values()
     text = json.dumps(body)
     assert CALLBACK_SECRET not in text
     assert "trigger-invocations" not in text
@@ -149,7 +149,10 @@ def test_the_templates_bucket_policy_refuses_plain_http(aws: str) -> None:
     from idn_local.stack import Stack
     from tests.support import ROOT
 
-    stack = Stack(ROOT / "template.yaml", {"TenantApiUrl": TENANT, "SailPointClientId": "x", "SailPointClientSecret": "y"})
+    stack = Stack(
+        ROOT / "template.yaml",
+        {"TenantApiUrl": TENANT, "SailPointClientId": "x", "SailPointClientSecret": "y"},
+    )
     stack.physical_ids["ArchiveBucket"] = "tls-only-archive"
     stack.attributes[("ArchiveBucket", "Arn")] = "arn:aws:s3:::tls-only-archive"
     policy = stack.resolve(stack.resources["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"])
@@ -236,7 +239,11 @@ def test_a_broken_archive_changes_nothing_the_receiver_answers(
     bucket: str, receiver: Callable[..., ModuleType], broken: str
 ) -> None:
     queue = boto3.client("sqs").create_queue(QueueName="work")["QueueUrl"]
-    events = [sync_event(), load_event("api/identity-created.json"), load_event("api/pre-approval.malformed-json.json")]
+    events = [
+        sync_event(),
+        load_event("api/identity-created.json"),
+        load_event("api/pre-approval.malformed-json.json"),
+    ]
     off = receiver(WORK_QUEUE_URL=queue)
     expected = [answer(off, event) for event in events]
     # Given an archive that cannot be written
@@ -257,7 +264,9 @@ class Completions:
     def __init__(self) -> None:
         self.completed: list[tuple[str, Any]] = []
 
-    def complete(self, callback_url: str, secret: str, /, *, output: Any = None, error: str | None = None) -> CallbackResult:
+    def complete(
+        self, callback_url: str, secret: str, /, *, output: Any = None, error: str | None = None
+    ) -> CallbackResult:
         self.completed.append((callback_url, output))
         return CallbackResult(CallbackOutcome.COMPLETED, "204")
 
@@ -352,7 +361,10 @@ def test_the_worker_archives_what_it_completed_once_even_if_delivered_twice(
     worker = build()
     msg = message(PRE, "w-1", datetime.now(UTC))
     # When SQS delivers the same message twice
-    outcomes = [worker.process_record(lambda_record(msg, "a")), worker.process_record(lambda_record(msg, "b"))]
+    outcomes = [
+        worker.process_record(lambda_record(msg, "a")),
+        worker.process_record(lambda_record(msg, "b")),
+    ]
     # Then it was completed once, and archived once, with the answer SailPoint got
     assert [WorkerOutcome(o) for o in outcomes] == [WorkerOutcome.COMPLETED] * 2
     assert len(completions.completed) == 1

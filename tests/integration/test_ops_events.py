@@ -12,7 +12,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -30,7 +29,9 @@ CREATED = "idn:identity-created"
 NOW = datetime.now(UTC)
 
 
-def record(trigger_id: str, invocation_id: str, minutes_ago: float, outcome: str = "processed") -> ArchivedDelivery:
+def record(
+    trigger_id: str, invocation_id: str, minutes_ago: float, outcome: str = "processed"
+) -> ArchivedDelivery:
     request_response = trigger_id == PRE
     message = QueuedInvocation(
         trigger_id=trigger_id,
@@ -80,7 +81,9 @@ def where(aws: str) -> list[str]:
     return ["--endpoint-url", aws, "--bucket", BUCKET]
 
 
-def test_list_shows_the_last_24_hours_oldest_first_without_payloads(aws: str, stored: list[ArchivedDelivery]) -> None:
+def test_list_shows_the_last_24_hours_oldest_first_without_payloads(
+    aws: str, stored: list[ArchivedDelivery]
+) -> None:
     status, out, _ = run("events", "list", *where(aws))
     assert status == 0
     lines = out.splitlines()
@@ -92,7 +95,16 @@ def test_list_shows_the_last_24_hours_oldest_first_without_payloads(aws: str, st
 
 def test_list_filters_by_trigger_outcome_and_window_as_json(aws: str, stored: list[ArchivedDelivery]) -> None:
     status, out, _ = run(
-        "events", "list", "--json", "--trigger", CREATED, "--outcome", "processed", "--since", "2d", *where(aws)
+        "events",
+        "list",
+        "--json",
+        "--trigger",
+        CREATED,
+        "--outcome",
+        "processed",
+        "--since",
+        "2d",
+        *where(aws),
     )
     rows = [json.loads(line) for line in out.splitlines()]
     assert status == 0 and [r["invocation_id"] for r in rows] == ["c-old", "c-1", "c-3"]
@@ -126,7 +138,16 @@ def test_show_of_an_unknown_event_is_a_one_line_error(aws: str, stored: list[Arc
 def test_replay_dry_run_queues_nothing(aws: str, stored: list[ArchivedDelivery]) -> None:
     queue = boto3.client("sqs").create_queue(QueueName="x-WorkQueue")["QueueUrl"]
     status, out, _ = run(
-        "events", "replay", "--trigger", CREATED, "--since", "1h", "--dry-run", *where(aws), "--queue-url", queue
+        "events",
+        "replay",
+        "--trigger",
+        CREATED,
+        "--since",
+        "1h",
+        "--dry-run",
+        *where(aws),
+        "--queue-url",
+        queue,
     )
     assert status == 0
     assert out.splitlines()[-1] == "would replay 3 event(s)"
@@ -139,7 +160,9 @@ def test_replay_by_ids_queues_each_once_marked_as_a_replay(aws: str, stored: lis
     status, out, _ = run("events", "replay", *ids, *where(aws), "--queue-url", queue, "--rate", "50/s")
     assert status == 0 and "replayed 2 event(s) as replay " in out
     messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    queued = sorted((QueuedInvocation.model_validate_json(m["Body"]) for m in messages), key=lambda m: m.invocation_id)
+    queued = sorted(
+        (QueuedInvocation.model_validate_json(m["Body"]) for m in messages), key=lambda m: m.invocation_id
+    )
     assert [(m.invocation_id, m.delivery, m.callback_url, m.replay_of) for m in queued] == [
         ("c-1", DeliveryKind.REPLAY, None, stored[1].event_id),
         ("p-1", DeliveryKind.REPLAY, None, stored[2].event_id),
@@ -147,16 +170,20 @@ def test_replay_by_ids_queues_each_once_marked_as_a_replay(aws: str, stored: lis
     assert len({m.replay_id for m in queued}) == 1
 
 
-def test_replay_finds_the_work_queue_of_local_mode_by_its_name(aws: str, stored: list[ArchivedDelivery]) -> None:
+def test_replay_finds_the_work_queue_of_local_mode_by_its_name(
+    aws: str, stored: list[ArchivedDelivery]
+) -> None:
     sqs = boto3.client("sqs")
     sqs.create_queue(QueueName="stack-DeadLetterQueue")
     queue = sqs.create_queue(QueueName="stack-WorkQueue")["QueueUrl"]
-    status, out, err = run("events", "replay", stored[1].event_id, "--endpoint-url", aws)
+    status, _, err = run("events", "replay", stored[1].event_id, "--endpoint-url", aws)
     assert status == 0, err
     assert len(sqs.receive_message(QueueUrl=queue).get("Messages", [])) == 1
 
 
-def test_tail_prints_each_new_delivery_once_as_it_arrives(aws: str, stored: list[ArchivedDelivery], archive: DeliveryArchive) -> None:
+def test_tail_prints_each_new_delivery_once_as_it_arrives(
+    aws: str, stored: list[ArchivedDelivery], archive: DeliveryArchive
+) -> None:
     fresh = [record(CREATED, f"new-{n}", -0.01 * n) for n in range(2)]
 
     def write_later() -> None:
@@ -181,7 +208,10 @@ def test_tail_prints_each_new_delivery_once_as_it_arrives(aws: str, stored: list
         (["events", "list", "--bucket", "b", "--since", "last week"], "cannot read the time 'last week'"),
         (["events", "list", "--bucket", "b", "--since", "1h", "--until", "2h"], "--until must be later"),
         (["events", "replay", "--bucket", "b"], "give event ids, or --trigger ID --since T"),
-        (["events", "replay", "--bucket", "b", "--trigger", CREATED], "give event ids, or --trigger ID --since T"),
+        (
+            ["events", "replay", "--bucket", "b", "--trigger", CREATED],
+            "give event ids, or --trigger ID --since T",
+        ),
         (["events", "show", "not-an-id", "--bucket", "b"], "not an event id"),
     ],
 )
@@ -189,7 +219,9 @@ def test_bad_input_through_the_installed_command_is_one_clear_line(argv: list[st
     # Given a new user's shell: no AWS variables at all
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     command = Path(sys.executable).parent / "idn-triggers-ops"
-    result = subprocess.run([str(command), *argv], capture_output=True, text=True, env=env, timeout=60, check=False)
+    result = subprocess.run(
+        [str(command), *argv], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
@@ -201,7 +233,7 @@ def test_list_piped_into_head_ends_quietly(aws: str, archive: DeliveryArchive) -
     env = {**os.environ, "AWS_ENDPOINT_URL": aws}
     command = Path(sys.executable).parent / "idn-triggers-ops"
     pipeline = f"'{command}' events list --endpoint-url {aws} --bucket {BUCKET} --json | head -2"
-    result = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, env=env, timeout=60, check=False)
+    result = subprocess.run(
+        ["bash", "-c", pipeline], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert len(result.stdout.splitlines()) == 2 and "Traceback" not in result.stderr
-
-

@@ -109,7 +109,11 @@ def test_a_window_holds_since_but_not_until() -> None:
     window = Window(NOW, NOW + timedelta(seconds=1))
     assert window.holds(new_event_id(NOW))
     assert not window.holds(new_event_id(NOW + timedelta(seconds=1)))
-    assert Window(NOW - timedelta(days=2), NOW).days() == [date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2)]
+    assert Window(NOW - timedelta(days=2), NOW).days() == [
+        date(2026, 11, 30),
+        date(2026, 12, 1),
+        date(2026, 12, 2),
+    ]
 
 
 @pytest.mark.parametrize(

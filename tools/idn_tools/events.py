@@ -240,7 +240,9 @@ def add_commands(commands: Any) -> None:
     show.add_argument("--reveal", action="store_true", help="print payload and answer values (personal data)")
     replay.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="these events (or a window)")
     replay.add_argument("--queue-url", help="the work queue's URL (default: from the stack or local mode)")
-    replay.add_argument("--rate", help="at most N events per second, e.g. 10/s (default: as fast as SQS takes)")
+    replay.add_argument(
+        "--rate", help="at most N events per second, e.g. 10/s (default: as fast as SQS takes)"
+    )
     replay.add_argument("--dry-run", action="store_true", help="show what would be queued; queue nothing")
     replay.add_argument(
         "--include-replays", action="store_true", help="also replay records that were replays themselves"
@@ -331,10 +333,9 @@ def _run(args: argparse.Namespace) -> int:
     clients = _clients(args)
     archive = clients.archive
     if args.group == "deliveries":
-        shown_count = 0
-        for record in follow(archive, trigger_id=args.trigger, interval=max(0.2, args.interval)):
+        followed = follow(archive, trigger_id=args.trigger, interval=max(0.2, args.interval))
+        for shown_count, record in enumerate(followed, start=1):
             print(json.dumps(record.summary()) if args.json else tail_line(record), flush=True)
-            shown_count += 1
             if args.count is not None and shown_count >= args.count:
                 return 0
         return 0  # pragma: no cover - follow never ends by itself
@@ -344,7 +345,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
         window = window_of(args.since, args.until, timedelta(hours=24))
         records = list(
-            matching(archive, window, trigger_id=args.trigger, outcomes=args.outcome, limit=max(1, args.limit))
+            matching(
+                archive, window, trigger_id=args.trigger, outcomes=args.outcome, limit=max(1, args.limit)
+            )
         )
         if args.json:
             for record in records:

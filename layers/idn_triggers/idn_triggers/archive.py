@@ -385,9 +385,8 @@ def redacted(value: Any) -> Any:
 
 def shown(record: ArchivedDelivery, *, reveal: bool = False) -> dict[str, Any]:
     """A record as `events show` prints it: payload and answer redacted unless `reveal`."""
-    data = json.loads(record.model_dump_json())
+    data: dict[str, Any] = json.loads(record.model_dump_json())
     if not reveal:
         data["payload"] = redacted(data["payload"])
         data["answer"] = redacted(data["answer"])
     return data
-

@@ -89,6 +89,7 @@ class Worker:
         callbacks: Completions,
         sqs: QueueClient,
         run_once: Callable[[Callable[..., str]], Callable[..., str]] | None = None,
+        *,
         archive: DeliveryRecorder | None = None,
     ) -> None:
         self.settings = settings
