@@ -441,3 +441,42 @@ def test_replays_are_paced_by_the_rate(bucket: str) -> None:
     records = [record_of(message(CREATED, f"p{n}")) for n in range(5)]
     list(Replay(Sqs(), "q", rate=2.0, sleep=sleep, clock=lambda: now[0]).send(records))
     assert sent == [0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+COLD_START = """
+import sys
+from tests.support import load_function
+module = load_function("receiver")
+print(sorted(name for name in ("boto3", "idn_triggers.archive") if name in sys.modules))
+print(type(module.receiver.archive).__name__)
+"""
+
+
+@pytest.mark.parametrize(
+    ("archive_bucket", "loaded", "recorder"),
+    [("", "[]", "NoneType"), (BUCKET, "['idn_triggers.archive']", "ArchiveRecorder")],
+)
+def test_the_receiver_cold_start_imports_the_archive_only_when_on_and_never_boto3(
+    archive_bucket: str, loaded: str, recorder: str
+) -> None:
+    # Given a fresh interpreter (a new container) with the archive off, then on
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    env = {**os.environ, "INBOUND_AUTH_TYPE": "NO_AUTH", "ARCHIVE_BUCKET": archive_bucket}
+    env.pop("INBOUND_SECRET_ID", None)
+    result = subprocess.run(
+        [sys.executable, "-c", COLD_START],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    # Then boto3 waits for the first archived answer, and the archive module is there only when on
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [loaded, recorder]
