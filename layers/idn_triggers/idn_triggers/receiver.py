@@ -232,10 +232,9 @@ class Receiver:
                 received_at=received_at,
                 finished_at=datetime.now(UTC),
             )
+            self.archive.record(record)
         except Exception as error:  # never let keeping a record change what SailPoint receives
             logger.warning("delivery not archived", extra={"error_type": type(error).__name__})
-            return
-        self.archive.record(record)
 
     def _dispatch(self, info: TriggerInfo, delivery: Delivery) -> ReceiverResponse:
         """Validate, then answer now (SYNC, DYNAMIC answered) or queue and acknowledge."""

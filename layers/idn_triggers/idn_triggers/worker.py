@@ -132,12 +132,11 @@ class Worker:
             return
         try:
             archived = processed_record(message, outcome.value, run.answer, run.handler_ms, datetime.now(UTC))
-        except Exception as error:
+            self.archive.record(archived)
+        except Exception as error:  # the record ended as it did; keeping a copy must not change that
             logger.warning(
                 "delivery not archived", extra={**message.log_fields(), "error_type": type(error).__name__}
             )
-            return
-        self.archive.record(archived)
 
     def _handle(
         self,
