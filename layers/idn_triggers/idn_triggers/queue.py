@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
 
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import Delivery, DeliveryKind, ResponseMode
@@ -58,6 +58,10 @@ def _number(value: int) -> dict[str, str]:
     return {"DataType": "Number", "StringValue": str(value)}
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class QueuedInvocation(BaseModel):
     """One accepted invocation waiting for the worker."""
 
@@ -75,8 +79,10 @@ class QueuedInvocation(BaseModel):
     received_at: datetime
     payload: dict[str, Any]
     delivery: DeliveryKind = DeliveryKind.LIVE  # an older message without it was a live delivery
-    replay_of: str | None = None  # a replay: the archived event it plays again
-    replay_id: str | None = None  # a replay: the command that queued it (part of the idempotency key)
+    # Replays only (absent from other bodies, which keep their shape): the archived event played
+    # again, and the replay command that queued it (also part of the idempotency key).
+    replay_of: str | None = Field(default=None, exclude_if=_absent)
+    replay_id: str | None = Field(default=None, exclude_if=_absent)
 
     @field_serializer("secret", when_used="json")
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
