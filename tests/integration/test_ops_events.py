@@ -237,3 +237,9 @@ def test_list_piped_into_head_ends_quietly(aws: str, archive: DeliveryArchive) -
         ["bash", "-c", pipeline], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     assert len(result.stdout.splitlines()) == 2 and "Traceback" not in result.stderr
+
+
+def test_list_says_when_the_limit_cut_it_short(aws: str, stored: list[ArchivedDelivery]) -> None:
+    status, out, err = run("events", "list", "--limit", "2", "--json", *where(aws))
+    assert status == 0 and [json.loads(line)["invocation_id"] for line in out.splitlines()] == ["c-1", "p-1"]
+    assert "narrow --since/--until or raise --limit" in err

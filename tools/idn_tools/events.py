@@ -349,6 +349,11 @@ def _run(args: argparse.Namespace) -> int:
                 archive, window, trigger_id=args.trigger, outcomes=args.outcome, limit=max(1, args.limit)
             )
         )
+        if len(records) >= args.limit:
+            print(
+                f"(the first {len(records)} of the window: narrow --since/--until or raise --limit)",
+                file=sys.stderr,
+            )
         if args.json:
             for record in records:
                 print(json.dumps(record.summary()))
