@@ -60,9 +60,12 @@ def put_alone(recorder: Any, body: dict[str, Any], count: int) -> list[float]:
 
 def interleaved(
     handler: Any, receiver: Any, events: dict[str, Any], *, rounds: int, per_round: int, empty_queue: Any
-) -> dict[str, dict[str, list[float]]]:
-    """Per-call seconds by path and side, alternating the archive on and off every round."""
+) -> tuple[dict[str, dict[str, list[float]]], list[float]]:
+    """Per-call seconds by path and side, alternating the archive on and off every round, and the
+    bare PutObject yardstick timed in the same rounds."""
     recorder = receiver.archive
+    body = json.loads(events["SYNC pre-approval"]["body"])
+    puts: list[float] = []
     samples: dict[str, dict[str, list[float]]] = {path: {"on": [], "off": []} for path in PATHS}
     for path in PATHS:  # warm up both sides: first-call imports, clients, connections
         for archive in (recorder, None):
@@ -78,8 +81,9 @@ def interleaved(
                     start = time.perf_counter()
                     handler(events[path], Context())
                     samples[path][side].append(time.perf_counter() - start)
+        puts += put_alone(recorder, body, per_round)
     receiver.archive = recorder
-    return samples
+    return samples, puts
 
 
 def report(samples: dict[str, dict[str, list[float]]], put_samples: list[float]) -> dict[str, Any]:
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         receiver = app["receiver"]
         assert receiver.archive is not None, "ARCHIVE_BUCKET did not turn the archive on"
         events = mode_events()
-        samples = interleaved(
+        samples, put_samples = interleaved(
             app["lambda_handler"],
             receiver,
             events,
@@ -143,8 +147,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             per_round=per_round,
             empty_queue=lambda: sqs.purge_queue(QueueUrl=queue),  # moto's SendMessage slows with depth
         )
-        body = json.loads(events["SYNC pre-approval"]["body"])
-        put_samples = put_alone(receiver.archive, body, per_round * args.rounds)
     finally:
         sys.stdout = real_stdout
         moto.terminate()
