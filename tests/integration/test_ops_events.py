@@ -243,3 +243,10 @@ def test_list_says_when_the_limit_cut_it_short(aws: str, stored: list[ArchivedDe
     status, out, err = run("events", "list", "--limit", "2", "--json", *where(aws))
     assert status == 0 and [json.loads(line)["invocation_id"] for line in out.splitlines()] == ["c-1", "p-1"]
     assert "narrow --since/--until or raise --limit" in err
+
+
+def test_replay_takes_event_ids_before_and_after_options(aws: str, stored: list[ArchivedDelivery]) -> None:
+    first, second = stored[1].event_id, stored[3].event_id
+    status, out, _ = run("events", "replay", first, "--dry-run", *where(aws), second)
+    assert status == 0
+    assert [line.split()[1] for line in out.splitlines()[:-1]] == [first, second]

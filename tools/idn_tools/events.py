@@ -253,6 +253,16 @@ def add_commands(commands: Any) -> None:
     tail.add_argument("--json", action="store_true", help="one JSON object per delivery")
 
 
+def take_positionals(args: argparse.Namespace, extra: Sequence[str]) -> bool:
+    """Event ids given after an option (argparse stops collecting them there): whether all were taken."""
+    if getattr(args, "group", None) != "events" or getattr(args, "command", None) != "replay":
+        return False
+    if any(item.startswith("-") for item in extra):
+        return False
+    args.event_ids = [*args.event_ids, *extra]
+    return True
+
+
 @dataclass
 class Clients:
     archive: DeliveryArchive

@@ -265,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     redrive.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
     redrive.add_argument("--method", choices=("copy", "move-task"), default="copy")
     events.add_commands(commands)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.group in ("events", "deliveries"):
         return events.run(args)
     try:
