@@ -249,4 +249,4 @@ def test_replay_takes_event_ids_before_and_after_options(aws: str, stored: list[
     first, second = stored[1].event_id, stored[3].event_id
     status, out, _ = run("events", "replay", first, "--dry-run", *where(aws), second)
     assert status == 0
-    assert [line.split()[1] for line in out.splitlines()[:-1]] == [first, second]
+    assert [line.split()[2] for line in out.splitlines()[:-1]] == [first, second]  # "would replay: ID ..."
