@@ -169,7 +169,7 @@ def follow(
             seen = set(keys)  # what was there before: not new
         else:
             fresh = [key for key in keys if key not in seen]
-            seen.update(fresh)
+            seen = set(keys)  # what left the window cannot come back: memory stays bounded
             yield from archive.records(fresh)
         sleep(interval)
 
