@@ -30,6 +30,7 @@ BENCH = Path(__file__).resolve().parent
 SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "cold_import": ([], ["--runs", "2"]),
     "warm_latency": ([], ["--iterations", "20"]),
+    "archive_cost": ([], ["--iterations", "20", "--rounds", "2"]),
     "worker_batch": ([], ["--batches", "1", "--callback-ms", "5"]),
     "local_mode": ([], ["--starts", "1", "--requests", "5"]),
     "e2e_local": (
@@ -127,6 +128,35 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     ):
         rows.append(
             goal_row(goal, sync, floor, met, unit="ms", baseline_label="JSON-only", note=note, digits=3)
+        )
+    put = get(results, "archive_cost", "PutObject alone", "median")
+    for path in ("SYNC pre-approval", "DYNAMIC answered now"):
+        on = get(results, "archive_cost", path, "on", "median")
+        off = get(results, "archive_cost", path, "off", "median")
+        rows.append(
+            goal_row(
+                f"archive: {path} p50 on - off <= 1.5x one S3 PutObject",
+                None if on is None or off is None else on - off,
+                put,
+                lambda m, b: b is not None and m <= 1.5 * b,
+                unit="ms",
+                baseline_label="PutObject",
+                note=f"on/off {on / off:.1f}x: the receiver writes its own answers" if on and off else "",
+                digits=3,
+            )
+        )
+    for path in ("ASYNC ack", "fire-and-forget ack"):
+        rows.append(
+            goal_row(
+                f"archive: {path} p50 on <= 1.2x off",
+                get(results, "archive_cost", path, "on", "median"),
+                get(results, "archive_cost", path, "off", "median"),
+                lambda m, b: b is not None and m <= 1.2 * b,
+                unit="ms",
+                baseline_label="archive off",
+                note="archived by the worker, off the acknowledgement path",
+                digits=3,
+            )
         )
     one = get(results, "worker_batch", "one_callback_ms", "median")
     for label, note in (

@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idn_triggers.archive import ArchiveRecorder
 from idn_triggers.callback import CallbackClient
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
@@ -57,6 +58,7 @@ worker = Worker(
     run_once=idempotent_function(
         data_keyword_argument="message", persistence_store=persistence, config=idempotency
     ),
+    archive=ArchiveRecorder.for_bucket(settings.archive_bucket) if settings.archive_bucket else None,
 )
 # SnapStart: warm before the snapshot, refresh after a restore (no-op outside Lambda's runtime)
 worker_hooks(worker, callbacks, lambda: provider_from_settings(settings), [persistence.client])

@@ -1,7 +1,8 @@
 """Provision the template's AWS resources in moto's server, as CloudFormation would.
 
-Only resource types the functions talk to are created (secrets, queues, tables); the rest (API,
-layers, log groups, alarms) need no emulation and get a stable local id so references resolve.
+Only resource types the functions talk to are created (secrets, queues, tables, buckets); the rest
+(API, layers, log groups, alarms) need no emulation and get a stable local id so references resolve.
+A resource whose Condition is false is not created, as CloudFormation would not.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from idn_local.stack import ACCOUNT_ID, REGION, Stack, UnresolvedReference
 
 if TYPE_CHECKING:  # boto3-stubs: a dev dependency, for the type checker only
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -27,9 +29,11 @@ def _boto(service: Literal["secretsmanager"], endpoint: str) -> SecretsManagerCl
 def _boto(service: Literal["sqs"], endpoint: str) -> SQSClient: ...
 @overload
 def _boto(service: Literal["dynamodb"], endpoint: str) -> DynamoDBClient: ...
+@overload
+def _boto(service: Literal["s3"], endpoint: str) -> S3Client: ...
 def _boto(
-    service: Literal["secretsmanager", "sqs", "dynamodb"], endpoint: str
-) -> SecretsManagerClient | SQSClient | DynamoDBClient:
+    service: Literal["secretsmanager", "sqs", "dynamodb", "s3"], endpoint: str
+) -> SecretsManagerClient | SQSClient | DynamoDBClient | S3Client:
     """A client of moto's server for a service the template's resources live in."""
     import boto3
 
@@ -78,8 +82,14 @@ class LocalResources:
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::SQS::Queue": self._queue,
             "AWS::DynamoDB::Table": self._table,
+            "AWS::S3::Bucket": self._bucket,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
         }
-        pending = dict(self.stack.resources)
+        pending = {
+            name: resource
+            for name, resource in self.stack.resources.items()
+            if "Condition" not in resource or self.stack.condition(resource["Condition"])
+        }
         for _ in range(len(pending) + 1):  # resolve references by retrying until nothing changes
             progressed = False
             for name, resource in list(pending.items()):
@@ -136,3 +146,72 @@ class LocalResources:
             client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
         self.stack.physical_ids[name] = table_name
         self.stack.attributes[(name, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table_name}"
+
+    def _bucket(self, name: str, properties: dict[str, Any]) -> None:
+        """A bucket with the template's encryption, public access block and lifecycle (moto keeps them)."""
+        client = _boto("s3", self.endpoint)
+        bucket = properties.get("BucketName", self.stack.physical_name(name).lower())  # S3 names: lowercase
+        client.create_bucket(Bucket=bucket)
+        if "BucketEncryption" in properties:
+            rules = [  # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... of the same shape
+                {
+                    ("Apply" + key if key == "ServerSideEncryptionByDefault" else key): value
+                    for key, value in rule.items()
+                }
+                for rule in _without_none(properties["BucketEncryption"])["ServerSideEncryptionConfiguration"]
+            ]
+            encryption: Any = {"Rules": rules}  # the template's own document, checked by S3 (moto)
+            client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=encryption)
+        if "PublicAccessBlockConfiguration" in properties:
+            client.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
+            )
+        lifecycle = properties.get("LifecycleConfiguration", {}).get("Rules", [])
+        if lifecycle:
+            converted: Any = {"Rules": [_lifecycle_rule(rule) for rule in lifecycle]}
+            client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=converted)
+        self.stack.physical_ids[name] = bucket
+        self.stack.attributes.update({(name, "Arn"): f"arn:aws:s3:::{bucket}", (name, "BucketName"): bucket})
+
+    def _bucket_policy(self, name: str, properties: dict[str, Any]) -> None:
+        """The bucket policy minus its TLS-only statements: moto enforces them, and local mode speaks
+        plain HTTP to moto, so they would refuse every request (tests/integration/test_archive.py
+        shows the template's policy refusing plain HTTP)."""
+        document = dict(properties["PolicyDocument"])
+        document["Statement"] = [s for s in document["Statement"] if not _requires_tls(s)]
+        if document["Statement"]:
+            _boto("s3", self.endpoint).put_bucket_policy(
+                Bucket=properties["Bucket"], Policy=json.dumps(document)
+            )
+        self.stack.physical_ids[name] = f"local-{name}"
+
+
+def _requires_tls(statement: dict[str, Any]) -> bool:
+    return bool(
+        statement.get("Effect") == "Deny"
+        and str(statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+    )
+
+
+def _without_none(value: Any) -> Any:
+    """A resolved document minus `AWS::NoValue` (None) entries, as CloudFormation drops them."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value if item is not None]
+    return value
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's shape."""
+    converted: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": ""},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+    return converted

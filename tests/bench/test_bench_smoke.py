@@ -33,6 +33,7 @@ def run_bench(script: str, args: list[str], results: Path) -> subprocess.Complet
     [
         ("cold_import.py", ["--runs", "2"], "functions/receiver"),
         ("warm_latency.py", ["--iterations", "20"], "DYNAMIC deferred (202)"),
+        ("archive_cost.py", ["--iterations", "20", "--rounds", "2"], "S3 PutObject alone"),
         ("local_mode.py", ["--starts", "1", "--requests", "5"], "through local HTTP stack"),
         ("worker_batch.py", ["--batches", "1", "--callback-ms", "5"], "idempotency on (moto)"),
         (

@@ -9,7 +9,8 @@ every captured line is searched for each value:
 - log records of every logger in this process (root and the service logger, Powertools' JSON
   formatter, at DEBUG), except the emulators' own (moto, werkzeug), which are not the product;
 - everything written to stdout and stderr (the functions' Powertools logs and EMF metric lines);
-- every trace annotation and metadata value handed to the tracer (a recording provider).
+- every trace annotation and metadata value handed to the tracer (a recording provider);
+- every record of the delivery archive (moto's S3), which keeps payloads and answers of every mode.
 """
 
 from __future__ import annotations
@@ -220,6 +221,21 @@ def wait_for_dead_letter(runner: LocalRunner, invocation_id: str) -> None:
     raise AssertionError("the refused completion never reached the DLQ")
 
 
+def archived_records(runner: LocalRunner, modes: set[str]) -> str:
+    """Every object of the archive bucket, once records of all `modes` are there (the worker writes
+    its records after completing, so they may trail the simulator's view by a moment)."""
+    assert runner.stack is not None
+    s3 = boto3.client("s3", endpoint_url=runner.aws_endpoint)
+    bucket = runner.stack.physical_ids["ArchiveBucket"]
+    deadline = time.monotonic() + 15
+    while True:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        bodies = [s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode() for key in keys]
+        if modes <= {json.loads(body)["mode"] for body in bodies} or time.monotonic() > deadline:
+            return "\n".join(bodies)
+        time.sleep(0.2)
+
+
 def assert_nowhere(values: dict[str, str], *sources: tuple[str, str]) -> None:
     hits = [
         f"{name} in {where}"
@@ -285,6 +301,7 @@ def test_no_credential_in_logs_metrics_or_traces_across_every_mode(
             timeout=5,
         )
         callback_secrets = [r.secret for r in runner.simulator.invocations()]
+        archived = archived_records(runner, {"SYNC", "ASYNC", "DYNAMIC", "FIRE_AND_FORGET"})
 
     assert [r.state for r in (sync, completed, deferred, answered, fired)] == [InvocationState.COMPLETED] * 5
     assert completed.completed_via == deferred.completed_via == "callback"  # both by the worker
@@ -300,6 +317,8 @@ def test_no_credential_in_logs_metrics_or_traces_across_every_mode(
     logged = everything_logged.stream.getvalue()
     assert everything_logged.records > 50 and "invocation completed" in output.out + logged
     assert "CloudWatchMetrics" in output.out
+    modes = {json.loads(line)["mode"] for line in archived.splitlines()}
+    assert modes == {"SYNC", "ASYNC", "DYNAMIC", "FIRE_AND_FORGET"}, modes  # the archive was scanned
     forget_handler_settings()
     assert_nowhere(
         values,
@@ -307,6 +326,7 @@ def test_no_credential_in_logs_metrics_or_traces_across_every_mode(
         ("stdout", output.out),
         ("stderr", output.err),
         ("traces", "\n".join(traces.values)),
+        ("archive", archived),
     )
 
 

@@ -243,6 +243,7 @@ def test_failures_end_in_an_encrypted_dead_letter_queue_kept_14_days() -> None:
 
 def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
     alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    alarms = [a for a in alarms if a["Namespace"].startswith("AWS/")]  # on a resource of the stack
     dimension = [a["Dimensions"][0]["Value"] for a in alarms]
     watched = {
         (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0]) for a, d in zip(alarms, dimension, strict=True)
@@ -631,3 +632,82 @@ def test_linters_pass_with_every_option_on(tool: str, tmp_path: Path) -> None:
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the delivery archive (issue 15) -----------------------------------------------------------------
+ARCHIVE = RESOURCES["ArchiveBucket"]
+
+
+def test_the_archive_exists_unless_its_retention_is_zero() -> None:
+    parameter = TEMPLATE["Parameters"]["ArchiveRetentionDays"]
+    assert (parameter["Default"], parameter["MinValue"]) == (7, 0)
+    assert TEMPLATE["Conditions"]["ArchiveEnabled"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ArchiveRetentionDays"}, 0]}]
+    }
+    archive_resources = {n for n, r in RESOURCES.items() if "Archive" in n}
+    assert archive_resources == {"ArchiveBucket", "ArchiveBucketPolicy", "ArchiveFailureAlarm"}
+    assert all(RESOURCES[n]["Condition"] == "ArchiveEnabled" for n in archive_resources)
+    assert TEMPLATE["Outputs"]["ArchiveBucketName"]["Condition"] == "ArchiveEnabled"
+
+
+def test_the_archive_is_encrypted_s3_managed_by_default_or_with_the_given_kms_key() -> None:
+    [rule] = ARCHIVE["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    condition, kms, default = rule["ServerSideEncryptionByDefault"]["Fn::If"]
+    assert condition == "ArchiveUsesKms"
+    assert kms == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "KmsKeyArn"}}
+    assert default == {"SSEAlgorithm": "AES256"}
+    assert TEMPLATE["Parameters"]["KmsKeyArn"]["Default"] == ""  # the one customer key, when given
+
+
+def test_the_archive_blocks_public_access_and_expires_its_records() -> None:
+    properties = ARCHIVE["Properties"]
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(properties["PublicAccessBlockConfiguration"]) == 4
+    assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == {"Ref": "ArchiveRetentionDays"}
+    assert "Prefix" not in rule and "TagFilters" not in rule  # every record expires
+    assert "VersioningConfiguration" not in properties  # no old versions outliving the retention
+
+
+def test_the_archive_refuses_every_request_without_tls() -> None:
+    policy = RESOURCES["ArchiveBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "ArchiveBucket"}
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["ArchiveBucket", "Arn"]},
+        {"Fn::Sub": "${ArchiveBucket.Arn}/*"},
+    ]
+
+
+def _s3_grants(name: str) -> list[tuple[str, Any]]:
+    grants = []
+    for policy in (b for p in FUNCTIONS[name]["Properties"].get("Policies", []) for b in _branches(p)):
+        assert not any(key.startswith("S3") for key in policy if key != "Statement"), f"{name}: S3 template"
+        for statement in _statements(policy):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            grants += [(action, statement["Resource"]) for action in actions if action.startswith("s3:")]
+    return grants
+
+
+def test_only_the_receiver_and_the_worker_reach_the_archive_and_only_to_write_records() -> None:
+    writers = {name: _s3_grants(name) for name in FUNCTIONS if _s3_grants(name)}
+    expected = [("s3:PutObject", {"Fn::Sub": "${ArchiveBucket.Arn}/events/*"})]
+    assert writers == {"ReceiverFunction": expected, "WorkerFunction": expected}
+    for name in writers:
+        variables = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+        assert variables["ARCHIVE_BUCKET"] == {"Fn::If": ["ArchiveEnabled", {"Ref": "ArchiveBucket"}, ""]}
+
+
+def test_archive_failures_raise_an_alarm() -> None:
+    alarm = RESOURCES["ArchiveFailureAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        GLOBALS["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"],
+        "ArchiveFailures",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": GLOBALS["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching"

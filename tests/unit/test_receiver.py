@@ -330,3 +330,60 @@ def test_handler_raising_is_the_documented_500_without_details(caplog: pytest.Lo
 def test_handler_output_failing_its_model_is_500(trigger_id: str) -> None:
     response = post(trigger_id, EXAMPLE)
     assert response.status_code == 500 and "invalid answer" in response.body["message"]
+
+
+# -- the delivery archive (what the receiver answers itself) ------------------------------------------
+class RecordingArchive:
+    """Stands in for the S3 archive at the receiver's port; `fail` makes it raise (a broken recorder)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.records: list[Any] = []
+        self.fail = fail
+
+    def record(self, record: Any) -> bool:
+        if self.fail:
+            raise ConnectionError("archive down")
+        self.records.append(record)
+        return True
+
+
+def archiving(archive: RecordingArchive) -> Receiver:
+    receiver = make_receiver(QUEUE)
+    receiver.archive = archive
+    return receiver
+
+
+def test_a_sync_answer_is_archived_with_the_answer_sailpoint_got() -> None:
+    archive = RecordingArchive()
+    response = archiving(archive).receive(PRE, AUTH, json.dumps(EXAMPLE))
+    [record] = archive.records
+    assert (record.status_code, record.outcome, record.mode) == (200, "answered", "SYNC")
+    assert record.answer == response.body and record.payload == EXAMPLE
+    assert record.received_at <= record.finished_at
+
+
+def test_a_failing_handler_is_archived_with_its_500_so_it_can_be_replayed() -> None:
+    archive = RecordingArchive()
+    response = archiving(archive).receive("test:raises", AUTH, json.dumps(EXAMPLE))
+    assert response.status_code == 500
+    [record] = archive.records
+    assert (record.status_code, record.outcome, record.answer) == (500, response.outcome, None)
+
+
+def test_refused_and_queued_deliveries_are_not_archived_by_the_receiver() -> None:
+    archive = RecordingArchive()
+    receiver = archiving(archive)
+    refused = [
+        receiver.receive(PRE, {"Authorization": "Bearer wrong"}, json.dumps(EXAMPLE)),
+        receiver.receive(PRE, AUTH, "{nope"),
+        receiver.receive(PRE, AUTH, json.dumps({"accessRequestId": 1})),
+    ]
+    queued = receiver.receive(PRE, AUTH, json.dumps(deferred("async")))
+    assert [r.status_code for r in refused] == [401, 400, 400] and queued.status_code == 200
+    assert archive.records == []
+
+
+def test_a_recorder_that_raises_changes_no_answer() -> None:
+    expected = make_receiver(QUEUE).receive(PRE, AUTH, json.dumps(EXAMPLE))
+    answered = archiving(RecordingArchive(fail=True)).receive(PRE, AUTH, json.dumps(EXAMPLE))
+    assert (answered.status_code, answered.body) == (expected.status_code, expected.body)

@@ -29,6 +29,7 @@ from idn_triggers.worker import (
     MAX_VISIBILITY_SECONDS,
     RetryLater,
     Worker,
+    WorkerOutcome,
     backoff_seconds,
 )
 from tests.unit.conftest import HandlerPackage
@@ -821,3 +822,77 @@ def test_a_handler_module_that_fails_to_import_fails_the_invocation_with_a_reaso
     assert outcome == "no_handler"
     assert [call.error for call in callbacks.calls] == ["the receiver could not process this invocation"]
     assert reason_of(sqs.dead_letters()[0]) == "handler module failed to load (ModuleNotFoundError)"
+
+
+# -- the delivery archive ---------------------------------------------------------------------------
+@dataclass
+class RecordingArchive:
+    """The archive at the worker's port: keeps what would be written; `fail` makes it raise."""
+
+    records: list[Any] = field(default_factory=list)
+    fail: bool = False
+
+    def record(self, archived: Any) -> bool:
+        if self.fail:
+            raise ConnectionError("archive down")
+        self.records.append(archived)
+        return True
+
+
+def test_a_completed_invocation_is_archived_once_with_its_answer(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    archive = RecordingArchive()
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, archive=archive)
+    assert worker.process_record(record(message())) is WorkerOutcome.COMPLETED
+    [archived] = archive.records
+    assert (archived.outcome, archived.status_code, archived.answer) == (
+        "completed",
+        200,
+        callbacks.calls[0].output,
+    )
+    assert SECRET not in archived.model_dump_json()
+
+
+def test_a_record_that_will_be_retried_is_not_archived_until_it_ends(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    archive = RecordingArchive()
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, archive=archive)
+    with pytest.raises(RetryLater):
+        worker.process_record(record(message(BROKEN), receive_count=1))
+    assert archive.records == []
+    assert (
+        worker.process_record(record(message(BROKEN), receive_count=MAX_RECEIVES))
+        is WorkerOutcome.HANDLER_FAILED
+    )
+    assert [a.outcome for a in archive.records] == ["handler_failed"]
+
+
+def test_a_duplicate_absorbed_by_idempotency_is_not_archived_again(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    archive = RecordingArchive()
+    done: dict[str, str] = {}
+
+    def run_once(function: Callable[..., str]) -> Callable[..., str]:
+        def wrapper(**kwargs: Any) -> str:
+            key = kwargs["message"].idempotency_key
+            if key not in done:
+                done[key] = function(**kwargs)
+            return done[key]
+
+        return wrapper
+
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once, archive=archive)
+    for _ in range(2):
+        worker.process_record(record(message(NOTIFY, request_response=False)))
+    assert [a.outcome for a in archive.records] == ["processed"]
+
+
+def test_an_archive_that_raises_changes_nothing_the_worker_does(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, archive=RecordingArchive(fail=True))
+    assert worker.process_record(record(message())) is WorkerOutcome.COMPLETED
+    assert len(callbacks.calls) == 1 and sqs.sent == []

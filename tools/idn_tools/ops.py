@@ -1,4 +1,5 @@
-"""Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it.
+"""Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it;
+and for the delivery archive (`events list/show/replay`, `deliveries tail`: see idn_tools.events).
 
     python -m idn_tools.ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
     python -m idn_tools.ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
@@ -32,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from idn_tools import events
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -262,7 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     redrive.add_argument("--max", type=int, help="move at most this many")
     redrive.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
     redrive.add_argument("--method", choices=("copy", "move-task"), default="copy")
-    args = parser.parse_args(argv)
+    events.add_commands(commands)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.group in ("events", "deliveries"):
+        return events.run(args)
     try:
         sqs, cloudformation = _clients(args)
         dlq_url, work_url = _queues(args, sqs, cloudformation)

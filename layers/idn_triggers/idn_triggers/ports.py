@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from idn_triggers.archive import ArchivedDelivery
     from idn_triggers.callback import CallbackResult
     from idn_triggers.queue import QueuedInvocation
 
@@ -45,3 +46,10 @@ class QueueClient(Protocol):
     def send_message(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def change_message_visibility(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class DeliveryRecorder(Protocol):
+    """Keeps a record of a delivery (the S3 archive in production); never raises, returns whether
+    the record was stored."""
+
+    def record(self, record: ArchivedDelivery, /) -> bool: ...

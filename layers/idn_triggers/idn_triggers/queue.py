@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
 
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import Delivery, DeliveryKind, ResponseMode
@@ -58,6 +58,10 @@ def _number(value: int) -> dict[str, str]:
     return {"DataType": "Number", "StringValue": str(value)}
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class QueuedInvocation(BaseModel):
     """One accepted invocation waiting for the worker."""
 
@@ -75,6 +79,10 @@ class QueuedInvocation(BaseModel):
     received_at: datetime
     payload: dict[str, Any]
     delivery: DeliveryKind = DeliveryKind.LIVE  # an older message without it was a live delivery
+    # Replays only (absent from other bodies, which keep their shape): the archived event played
+    # again, and the replay command that queued it (also part of the idempotency key).
+    replay_of: str | None = Field(default=None, exclude_if=_absent)
+    replay_id: str | None = Field(default=None, exclude_if=_absent)
 
     @field_serializer("secret", when_used="json")
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
@@ -244,6 +252,37 @@ def queued_invocation(
         deadline=received + response_deadline if answerable else None,
         received_at=received,
         payload=delivery.payload,
+    )
+
+
+def replayed_invocation(
+    *,
+    trigger_id: str,
+    trigger_type: TriggerType,
+    mode: ResponseMode | None,
+    invocation_id: str,
+    payload: dict[str, Any],
+    event_id: str,
+    replay_id: str,
+    now: datetime | None = None,
+) -> QueuedInvocation:
+    """An archived event queued again by an operator (`idn-triggers-ops events replay`).
+
+    It has no callback URL and no secret, so the worker runs the handler and never completes the
+    invocation at SailPoint again (it is closed). Its idempotency key names the replay command: the
+    worker's idempotency does not absorb a replay of an event it handled before, yet absorbs a
+    duplicate of this very replay (one replay command never runs one event twice)."""
+    return QueuedInvocation(
+        trigger_id=trigger_id,
+        trigger_type=trigger_type,
+        mode=mode,
+        invocation_id=invocation_id,
+        idempotency_key=f"{trigger_id}#{invocation_id}#replay:{replay_id}",
+        received_at=now or datetime.now(UTC),
+        payload=payload,
+        delivery=DeliveryKind.REPLAY,
+        replay_of=event_id,
+        replay_id=replay_id,
     )
 
 

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -37,7 +38,7 @@ from idn_triggers.errors import (
     UnsupportedResponseMode,
 )
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
-from idn_triggers.ports import Authenticator, InvocationQueue
+from idn_triggers.ports import Authenticator, DeliveryRecorder, InvocationQueue
 from idn_triggers.settings import ReceiverSettings
 
 if TYPE_CHECKING:
@@ -195,11 +196,13 @@ class Receiver:
         authenticator: Authenticator,
         registry: HandlerRegistry,
         queue: InvocationQueue | None = None,
+        archive: DeliveryRecorder | None = None,
     ):
         self.settings = settings
         self.authenticator = authenticator
         self.registry = registry
         self.queue = queue
+        self.archive = archive  # what the receiver answers itself; the worker archives what it runs
 
     @classmethod
     def from_settings(cls, settings: ReceiverSettings, registry: HandlerRegistry) -> Receiver:
@@ -209,7 +212,12 @@ class Receiver:
                 settings.secret_id, settings.auth_type, settings.secret_max_age_seconds
             )
         queue = DeferredQueueSender(settings.queue_url) if settings.queue_url else None
-        return cls(settings, InboundAuthenticator(settings.auth_type, credentials), registry, queue)
+        archive = None
+        if settings.archive_bucket:  # imported only when on: the archive brings boto3 (S3)
+            from idn_triggers.archive import ArchiveRecorder
+
+            archive = ArchiveRecorder.for_bucket(settings.archive_bucket, quick=True)
+        return cls(settings, InboundAuthenticator(settings.auth_type, credentials), registry, queue, archive)
 
     def warm(self) -> None:
         """Do now what the first request would: read the catalogue, import every enabled trigger's
@@ -249,13 +257,17 @@ class Receiver:
     ) -> ReceiverResponse:
         info: TriggerInfo | None = None
         delivery: Delivery | None = None
+        received_at = datetime.now(UTC) if self.archive is not None else None
         try:
             self.authenticator.authenticate(headers)
             info = self.trigger(trigger_id)
             delivery = split_envelope(trigger_id, decode_body(body, is_base64, self.settings.max_body_bytes))
             if delivery.invocation_id:
                 logger.set_correlation_id(delivery.invocation_id)
-            return self._dispatch(info, delivery)
+            response = self._dispatch(info, delivery)
+            if received_at is not None and response.outcome == "answered":
+                self._archive(info, delivery, response, received_at)
+            return response
         except TriggerError as error:
             log = logger.error if error.status_code >= 500 else logger.warning
             log(
@@ -267,7 +279,7 @@ class Receiver:
                     "details": error.details,
                 },
             )
-            return ReceiverResponse(
+            refused = ReceiverResponse(
                 status_code=error.status_code,
                 body=error.public_body(),
                 trigger_id=info.id if info else "unknown",  # never an unvetted path value
@@ -275,6 +287,38 @@ class Receiver:
                 mode=delivery.response_mode.value if delivery else "UNKNOWN",
                 invocation_id=delivery.invocation_id if delivery else None,
             )
+            if (
+                received_at is not None
+                and info is not None
+                and delivery is not None
+                and isinstance(error, (HandlerFailed, InvalidHandlerOutput))
+            ):  # accepted, then the handler failed: kept, so it can be replayed once fixed
+                self._archive(info, delivery, refused, received_at)
+            return refused
+
+    def _archive(
+        self, info: TriggerInfo, delivery: Delivery, response: ReceiverResponse, received_at: datetime
+    ) -> None:
+        """Keep what this receiver answered itself; a failure is the recorder's metric, never the answer's."""
+        assert self.archive is not None
+        try:
+            from idn_triggers.archive import answered_record
+
+            record = answered_record(
+                trigger_id=info.id,
+                trigger_type=info.type,
+                mode=delivery.response_mode,
+                invocation_id=delivery.invocation_id,
+                payload=delivery.payload,
+                status_code=response.status_code,
+                outcome=response.outcome,
+                answer=response.body if response.status_code == 200 else None,
+                received_at=received_at,
+                finished_at=datetime.now(UTC),
+            )
+            self.archive.record(record)
+        except Exception as error:  # never let keeping a record change what SailPoint receives
+            logger.warning("delivery not archived", extra={"error_type": type(error).__name__})
 
     def _dispatch(self, info: TriggerInfo, delivery: Delivery) -> ReceiverResponse:
         """Validate, then answer now (SYNC, DYNAMIC answered) or queue and acknowledge."""

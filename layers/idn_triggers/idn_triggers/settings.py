@@ -73,6 +73,8 @@ class ReceiverSettings(ServedTriggers):
     allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
     # Bodies larger than this are refused with 413 before parsing; SailPoint's payloads are a few KiB.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024, alias="MAX_BODY_BYTES")
+    # The delivery archive (S3); unset or empty = off (ArchiveRetentionDays 0). Read lazily: no boto3 when off.
+    archive_bucket: str | None = Field(default=None, alias="ARCHIVE_BUCKET")
 
     _deadline = field_validator("response_deadline", mode="before")(_duration)
 
@@ -117,6 +119,7 @@ class WorkerSettings(SailPointApiSettings, ServedTriggers):
     callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60, alias="CALLBACK_TIMEOUT_SECONDS")
     idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
     max_concurrency: int = Field(default=10, ge=1, le=100, alias="WORKER_CONCURRENCY")
+    archive_bucket: str | None = Field(default=None, alias="ARCHIVE_BUCKET")  # unset = no archive
 
 
 class TokenRefresherSettings(SailPointApiSettings):

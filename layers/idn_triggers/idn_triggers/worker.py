@@ -12,7 +12,9 @@ Duplicates of one invocation are absorbed by Powertools idempotency keyed on the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -20,11 +22,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from idn_triggers.archive import processed_record
 from idn_triggers.callback import CallbackOutcome
 from idn_triggers.envelope import ResponseMode, callback_url_problem
 from idn_triggers.errors import TriggerError
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
-from idn_triggers.ports import Completions, QueueClient
+from idn_triggers.ports import Completions, DeliveryRecorder, QueueClient
 from idn_triggers.queue import QueuedInvocation, dead_letter_attributes
 from idn_triggers.settings import WorkerSettings
 
@@ -59,6 +62,16 @@ class RetryLater(Exception):
         self.delay = delay
 
 
+@dataclass(slots=True)
+class HandlerRun:
+    """What one real run of `_handle` leaves for the archive; a duplicate absorbed by idempotency
+    never runs `_handle`, so it is never archived twice (nor without its answer)."""
+
+    handled: bool = False
+    answer: Any = None
+    handler_ms: float | None = None
+
+
 def backoff_seconds(receive_count: int, base: float = 2.0) -> int:
     """Exponential backoff by receive count: 2, 4, 8, ... capped at 15 minutes."""
     return int(min(MAX_VISIBILITY_SECONDS, base ** max(1, receive_count)))
@@ -76,8 +89,11 @@ class Worker:
         callbacks: Completions,
         sqs: QueueClient,
         run_once: Callable[[Callable[..., str]], Callable[..., str]] | None = None,
+        *,
+        archive: DeliveryRecorder | None = None,
     ) -> None:
         self.settings = settings
+        self.archive = archive
         self.registry = registry
         self.callbacks = callbacks
         self.sqs = sqs
@@ -92,9 +108,10 @@ class Worker:
         except (ValidationError, KeyError, TypeError):
             self.dead_letter(record, None, "malformed queue message: not a QueuedInvocation v1")
             return WorkerOutcome.POISON
+        run = HandlerRun()
         try:
-            return WorkerOutcome(
-                self._handle_once(message=message, record=record, receive_count=receive_count)
+            outcome = WorkerOutcome(
+                self._handle_once(message=message, record=record, receive_count=receive_count, run=run)
             )
         except RetryLater as retry:
             logger.warning(
@@ -106,10 +123,31 @@ class Worker:
                 return WorkerOutcome.REQUEUED
             self.delay(record, retry.delay)
             raise
+        self._archive(message, outcome, run)
+        return outcome
+
+    def _archive(self, message: QueuedInvocation, outcome: WorkerOutcome, run: HandlerRun) -> None:
+        """Keep the record of an invocation that ended here; never fails the record."""
+        if self.archive is None or not run.handled:
+            return
+        try:
+            archived = processed_record(message, outcome.value, run.answer, run.handler_ms, datetime.now(UTC))
+            self.archive.record(archived)
+        except Exception as error:  # the record ended as it did; keeping a copy must not change that
+            logger.warning(
+                "delivery not archived", extra={**message.log_fields(), "error_type": type(error).__name__}
+            )
 
     def _handle(
-        self, *, message: QueuedInvocation, record: dict[str, Any], receive_count: int
+        self,
+        *,
+        message: QueuedInvocation,
+        record: dict[str, Any],
+        receive_count: int,
+        run: HandlerRun | None = None,
     ) -> WorkerOutcome:
+        run = run if run is not None else HandlerRun()
+        run.handled = True
         fields = message.log_fields()
         refused = self._refuse(record, message)
         if refused:
@@ -127,6 +165,7 @@ class Worker:
         context = HandlerContext(
             message.trigger_id, mode, message.invocation_id, can_defer=False, delivery=message.delivery
         )
+        started = time.perf_counter()
         try:
             result = handler(event, context)
             if result is DEFER:
@@ -146,6 +185,8 @@ class Worker:
                 f"handler failed on all {receive_count} attempts",
                 WorkerOutcome.HANDLER_FAILED,
             )
+        run.handler_ms = round((time.perf_counter() - started) * 1000, 3)
+        run.answer = output
         if not message.expects_answer:
             logger.info("invocation processed", extra=fields)
             return WorkerOutcome.PROCESSED
