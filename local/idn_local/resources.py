@@ -78,6 +78,7 @@ class LocalResources:
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::SQS::Queue": self._queue,
             "AWS::DynamoDB::Table": self._table,
+            "Custom::SailPointPartnerEventBuses": self._partner_buses,
         }
         pending = dict(self.stack.resources)
         for _ in range(len(pending) + 1):  # resolve references by retrying until nothing changes
@@ -136,3 +137,30 @@ class LocalResources:
             client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
         self.stack.physical_ids[name] = table_name
         self.stack.attributes[(name, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table_name}"
+
+    def _partner_buses(self, name: str, properties: dict[str, Any]) -> None:
+        """The partner-buses custom resource, run as its function would: the same `PartnerBuses`
+        calls against moto (which has partner sources, buses and rules delivering to SQS)."""
+        from idn_triggers.event_buses import PartnerBuses, Route, rule_name
+
+        buses = PartnerBuses(events_client(self.endpoint))
+        enabled = tuple(
+            t.strip() for t in str(properties.get("EnabledTriggers", "*")).split(",") if t.strip()
+        )
+        route = Route(
+            work_queue_arn=str(properties["WorkQueueArn"]),
+            dead_letter_queue_arn=str(properties["EventsDeadLetterQueueArn"]),
+            rule_name=rule_name(str(properties.get("Owner", ""))),
+            enabled_triggers=enabled or ("*",),
+        )
+        for source in (s.strip() for s in str(properties.get("SourceNames", "")).split(",")):
+            if source:
+                buses.associate(source, route)
+        self.stack.physical_ids[name] = f"partner-buses:{properties.get('Owner', '')}"
+
+
+def events_client(endpoint: str) -> Any:
+    """An EventBridge client of moto's server."""
+    import boto3
+
+    return boto3.client("events", endpoint_url=endpoint, region_name=REGION)
