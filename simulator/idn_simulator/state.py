@@ -220,7 +220,8 @@ class Tenant:
         if sub.http_config is not None:
             mode, url = sub.http_config["httpDispatchMode"], sub.http_config["url"]
         else:  # EVENTBRIDGE: no response mode; request-response is answered by callback, as ASYNC
-            mode, url = "ASYNC", "eventbridge:" + source_name(sub.id, sub.trigger_id)
+            mode = "ASYNC" if trigger.is_request_response else "EVENTBRIDGE"
+            url = "eventbridge:" + source_name(sub.id, sub.trigger_id)
         waits = trigger.is_request_response and mode in ("ASYNC", "DYNAMIC")
         return InvocationRecord(
             id=invocation_id,
