@@ -91,12 +91,13 @@ def demo_input(step: DemoStep) -> dict[str, Any] | None:
 
 
 def run_demo(runner: LocalRunner) -> list[DemoResult]:
-    assert runner.tenant is not None
+    assert runner.tenant is not None and runner.stack is not None
     manager = subscriptions_manager(runner)
     desired: dict[str, SubscriptionSpec] = {}
     results = []
     registry = HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
-    for step in DEMO_STEPS:
+    http_on = "ReceiverFunction" in runner.stack.resources  # Transport=EVENTBRIDGE has no receiver
+    for step in DEMO_STEPS if http_on else []:
         if not registry.has_handler(step.trigger_id):
             continue
         desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)
@@ -107,7 +108,35 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
         except (SailPointApiError, SubscriptionConflict) as error:
             raise LocalModeError(f"demo: {error}") from None
         results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))
+    if runner.event_bridge_on and registry.has_handler(PRE):
+        desired.pop(PRE, None)  # a request-response trigger takes one subscription: EventBridge's now
+        results.append(eventbridge_row(runner, manager, list(desired.values())))
     return results
+
+
+def eventbridge_row(
+    runner: LocalRunner, http: SubscriptionManager, keep: list[SubscriptionSpec]
+) -> DemoResult:
+    """The pre-approval over EventBridge: an EVENTBRIDGE subscription made as the custom resource makes
+    it (the simulator creates the partner source, the bus is associated and routed to the work queue),
+    then a test invocation that the worker completes through the callback."""
+    assert runner.tenant is not None
+    try:
+        http.apply(keep)
+        manager = SubscriptionManager(
+            runner.tenant,
+            "",
+            AuthType.NO_AUTH,
+            None,
+            name_prefix="local demo",
+            event_bridge=runner.event_bridge_target(),
+        )
+        subscription_id = manager.apply([SubscriptionSpec(trigger_id=PRE)])[PRE]
+        known = {s["id"] for s in runner.tenant.invocation_statuses(PRE)}
+        runner.tenant.test_invocation(PRE, None, [subscription_id])
+    except (SailPointApiError, SubscriptionConflict) as error:
+        raise LocalModeError(f"demo: {error}") from None
+    return describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
 
 
 def describe(trigger_id: str, mode: str, status: dict[str, Any] | None) -> DemoResult:

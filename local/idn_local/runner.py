@@ -206,6 +206,7 @@ class LocalRunner:
             "PublicWebhookBaseUrl": f"{self.api.url}/triggers/",
             "InboundSecretCacheSeconds": "2",  # local rotations need not wait a minute
             "WorkerBatchingWindowSeconds": "0",  # local mode answers at once; AWS gathers for 1 s by default
+            "Transport": "BOTH",  # both paths locally (moto has partner buses); AWS defaults to HTTP
         }
         if self.options.auth.type == "NO_AUTH":
             wired["AllowUnauthenticated"] = "true"

@@ -17,6 +17,7 @@ envelope that cannot become one raises `MalformedEvent` with a reason that names
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -44,6 +45,18 @@ def partner_source_name(subscription_id: str, trigger_id: str) -> str:
 def is_eventbridge_event(body: object) -> bool:
     """Whether a queue body is an EventBridge event envelope (rather than a `QueuedInvocation`)."""
     return isinstance(body, Mapping) and all(key in body for key in ENVELOPE_KEYS)
+
+
+def trigger_id_of(body: object) -> str | None:
+    """The trigger id of a queue body that is an EventBridge event (for metrics), else None."""
+    if not isinstance(body, str) or '"detail-type"' not in body:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    trigger = data.get("detail-type") if is_eventbridge_event(data) else None
+    return trigger[:200] if isinstance(trigger, str) else None
 
 
 def _received_at(event: Mapping[str, Any], now: datetime) -> datetime:
