@@ -88,6 +88,11 @@ class LocalResources:
                 try:
                     if creator is None:
                         self.stack.physical_ids[name] = f"local-{name}"
+                        if (
+                            resource["Type"] == "AWS::Serverless::Function"
+                        ):  # a custom resource's ServiceToken
+                            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+                            self.stack.attributes.setdefault((name, "Arn"), arn)
                     else:
                         creator(name, self.stack.resolve(resource.get("Properties", {})))
                         self.created.append((resource["Type"], name))
@@ -140,7 +145,8 @@ class LocalResources:
 
     def _partner_buses(self, name: str, properties: dict[str, Any]) -> None:
         """The partner-buses custom resource, run as its function would: the same `PartnerBuses`
-        calls against moto (which has partner sources, buses and rules delivering to SQS)."""
+        calls against moto (which has partner sources, buses and rules delivering to SQS). A listed
+        source that does not exist yet is created first, as SailPoint would have in AWS."""
         from idn_triggers.event_buses import PartnerBuses, Route, rule_name
 
         buses = PartnerBuses(events_client(self.endpoint))
@@ -154,8 +160,11 @@ class LocalResources:
             enabled_triggers=enabled or ("*",),
         )
         for source in (s.strip() for s in str(properties.get("SourceNames", "")).split(",")):
-            if source:
-                buses.associate(source, route)
+            if not source:
+                continue
+            if buses.source_state(source) is None:  # SailPoint's part: no tenant made it locally
+                buses.events.create_partner_event_source(Name=source, Account=ACCOUNT_ID)
+            buses.associate(source, route)
         self.stack.physical_ids[name] = f"partner-buses:{properties.get('Owner', '')}"
 
 

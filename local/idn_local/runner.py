@@ -227,6 +227,8 @@ class LocalRunner:
         if not receivers or self.options.auth.type == "NO_AUTH":
             return
         secret_id = self.stack.resolve(receivers[0].environment["INBOUND_SECRET_ID"])
+        if secret_id is None:  # Transport=EVENTBRIDGE: no inbound credential
+            return
         _boto("secretsmanager", self.aws_endpoint).put_secret_value(
             SecretId=secret_id, SecretString=json.dumps(self.options.auth.secret_value())
         )
