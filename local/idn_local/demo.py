@@ -16,6 +16,7 @@ from typing import Any
 from idn_local.runner import LocalModeError, LocalRunner
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import trigger_document
+from idn_triggers.event_buses import PartnerSourceNotFound
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.sailpoint_api import SailPointApiError
 from idn_triggers.subscriptions import (
@@ -108,7 +109,8 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
         except (SailPointApiError, SubscriptionConflict) as error:
             raise LocalModeError(f"demo: {error}") from None
         results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))
-    if runner.event_bridge_on and registry.has_handler(PRE):
+    # a real tenant cannot reach moto's account: the EventBridge row needs the simulator
+    if runner.event_bridge_on and runner.simulator is not None and registry.has_handler(PRE):
         desired.pop(PRE, None)  # a request-response trigger takes one subscription: EventBridge's now
         results.append(eventbridge_row(runner, manager, list(desired.values())))
     return results
@@ -134,7 +136,7 @@ def eventbridge_row(
         subscription_id = manager.apply([SubscriptionSpec(trigger_id=PRE)])[PRE]
         known = {s["id"] for s in runner.tenant.invocation_statuses(PRE)}
         runner.tenant.test_invocation(PRE, None, [subscription_id])
-    except (SailPointApiError, SubscriptionConflict) as error:
+    except (SailPointApiError, SubscriptionConflict, PartnerSourceNotFound) as error:
         raise LocalModeError(f"demo: {error}") from None
     return describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
 
