@@ -49,6 +49,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "layer_size": ([], ["--no-baseline"]),
+    "eventbridge_latency": ([], ["--invocations", "3", "--warm", "1"]),
 }
 
 
@@ -200,6 +201,19 @@ def goals(results: dict[str, Any]) -> list[Goal]:
                 baseline_label="SYNC via local stack",
                 note="what the template's 1 s window costs in AWS at low traffic",
                 digits=0,
+            )
+        )
+    eventbridge = get(results, "eventbridge_latency", "eventbridge_created_to_completion_ms", "median")
+    if eventbridge is not None:
+        rows.append(
+            goal_row(
+                "local EventBridge pre-approval p50 <= 1.5x HTTP ASYNC (issue 14)",
+                eventbridge,
+                get(results, "eventbridge_latency", "http_async_created_to_completion_ms", "median"),
+                lambda m, b: b is not None and m <= 1.5 * b,
+                unit="ms",
+                baseline_label="HTTP ASYNC, same run",
+                note="moto delivers inside PutEvents; AWS adds EventBridge's own delivery time",
             )
         )
     unpruned = get(results, "layer_size", "unpruned_baseline", "unzipped_mb")

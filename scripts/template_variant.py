@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every option on: what `make validate` and tests/integration/test_template.py check besides the defaults.
 ALL_ON = {
     "SnapStart": "true",
+    "Transport": "BOTH",
+    "PartnerEventSources": "aws.partner/sailpoint.com/54d68478-7e9b-46f5-ae82-89a5055df5f2/idn/identity-created",
     "KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "CreateApiGatewayLogsRole": "true",
     "ReservedConcurrency": "false",

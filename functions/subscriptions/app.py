@@ -3,6 +3,14 @@
 Create and Update make the subscriptions pointing at this stack's webhook URL match the
 resource's properties (PATCHed in place when they exist); Delete removes them. The physical id is
 the webhook base URL, so a changed URL makes CloudFormation delete the old set.
+
+With `SubscriptionType: EVENTBRIDGE` the subscriptions deliver to this stack's own account and region;
+each one's partner event source is awaited (bounded), associated with a bus and routed to the work
+queue, and Delete removes rule, bus and subscription. The physical id is then
+`eventbridge:{account}:{region}:{owner}`.
+
+The same function serves `Custom::SailPointPartnerEventBuses`: partner sources of subscriptions made
+by hand (listed in the template), associated and routed the same way; Delete removes rules and buses.
 """
 
 from __future__ import annotations
@@ -14,10 +22,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.auth import AuthType, SecretsManagerCredentials
 from idn_triggers.custom_resource import run_custom_resource
+from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route, events_client, rule_name
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.settings import SubscriptionsSettings
-from idn_triggers.subscriptions import SubscriptionManager, SubscriptionSpec
+from idn_triggers.subscriptions import EventBridgeTarget, SubscriptionManager, SubscriptionSpec
 from idn_triggers.token_store import provider_from_settings
 
 settings = SubscriptionsSettings.from_env()
@@ -25,6 +34,7 @@ logger = Logger()
 tracer = Tracer()
 keep_sdk_logs_free_of_secrets()
 api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings))
+PARTNER_BUSES_TYPE = "Custom::SailPointPartnerEventBuses"
 
 
 def manager(webhook_base_url: str) -> SubscriptionManager:
@@ -49,8 +59,77 @@ def specs(properties: dict[str, Any]) -> list[SubscriptionSpec]:
     ]
 
 
+def route(properties: dict[str, Any]) -> Route:
+    """The rule every partner bus of this stack gets: served triggers to the work queue, with a DLQ."""
+    enabled = tuple(t.strip() for t in str(properties.get("EnabledTriggers", "*")).split(",") if t.strip())
+    return Route(
+        work_queue_arn=str(properties["WorkQueueArn"]),
+        dead_letter_queue_arn=str(properties["EventsDeadLetterQueueArn"]),
+        rule_name=rule_name(str(properties.get("Owner", "sailpoint-triggers"))),
+        enabled_triggers=enabled or ("*",),
+    )
+
+
+def event_bridge_manager(properties: dict[str, Any]) -> SubscriptionManager:
+    owner = str(properties.get("Owner", "sailpoint-triggers"))
+    target = EventBridgeTarget(
+        account=str(properties["AwsAccount"]),
+        region=str(properties["AwsRegion"]),
+        buses=PartnerBuses(events_client()),
+        route=route(properties),
+        source_wait_seconds=float(properties.get("SourceWaitSeconds", 60)),
+    )
+    return SubscriptionManager(
+        api,
+        "",
+        settings.auth_type,
+        None,
+        name_prefix=f"sailpoint-event-triggers {owner}",
+        event_bridge=target,
+    )
+
+
+def handle_partner_buses(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Associate (or on Delete remove) the partner sources the template lists."""
+    properties = event.get("ResourceProperties", {})
+    old = event.get("OldResourceProperties", {})
+    sources = [s.strip() for s in str(properties.get("SourceNames", "")).split(",") if s.strip()]
+    buses = PartnerBuses(events_client())
+    physical_id = f"partner-buses:{properties.get('Owner', '')}"
+    if event["RequestType"] == "Delete":
+        for source in sources:
+            buses.dissociate(source, rule_name(str(properties.get("Owner", ""))))
+        return str(event.get("PhysicalResourceId", physical_id)), {"Removed": len(sources)}
+    wired = route(properties)
+    for source in sources:
+        if buses.source_state(source) is None:
+            raise PartnerSourceNotFound(
+                f"partner event source {source} does not exist in this account and region: "
+                "create the EVENTBRIDGE subscription first, with this stack's account and region"
+            )
+        buses.associate(source, wired)
+    dropped = [s.strip() for s in str(old.get("SourceNames", "")).split(",") if s.strip() not in sources]
+    for source in filter(None, dropped):
+        buses.dissociate(source, rule_name(str(old.get("Owner", ""))))
+    return physical_id, {"Associated": len(sources)}
+
+
 def handle(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     properties = event.get("ResourceProperties", {})
+    if event.get("ResourceType") == PARTNER_BUSES_TYPE:
+        return handle_partner_buses(event)
+    if event["RequestType"] == "Delete" and str(event.get("PhysicalResourceId", "")).startswith(
+        "eventbridge:"
+    ):
+        removed = event_bridge_manager(properties).remove_all()
+        return str(event["PhysicalResourceId"]), {"Removed": removed}
+    if event["RequestType"] != "Delete" and properties.get("SubscriptionType") == "EVENTBRIDGE":
+        manager_ = event_bridge_manager(properties)
+        ids = manager_.apply(specs(properties))
+        physical_id = (
+            f"eventbridge:{properties['AwsAccount']}:{properties['AwsRegion']}:{properties.get('Owner', '')}"
+        )
+        return physical_id, {"SubscriptionIds": ",".join(ids.values())}
     if event["RequestType"] == "Delete":
         base = str(event.get("PhysicalResourceId", ""))
         removed = manager(base).remove_all() if base.startswith("http") else 0

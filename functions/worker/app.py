@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.archive import ArchiveRecorder
 from idn_triggers.callback import CallbackClient
+from idn_triggers.eventbridge import trigger_id_of
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.queue import ReceivedAttributes
@@ -73,7 +74,9 @@ def process(record: SQSRecord) -> str:
         outcome = worker.process_record(record.raw_event)
         return outcome
     finally:
-        trigger = ReceivedAttributes.from_lambda_record(record.raw_event, ids_from_body=False).trigger_id
+        trigger = ReceivedAttributes.from_lambda_record(
+            record.raw_event, ids_from_body=False
+        ).trigger_id or trigger_id_of(record.raw_event.get("body"))  # EventBridge events carry no attributes
         with single_metric(name="WorkerRecords", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension("TriggerId", trigger or "unknown")
             metric.add_dimension("Outcome", outcome)

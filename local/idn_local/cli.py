@@ -142,9 +142,12 @@ def print_banner(runner: LocalRunner) -> None:
         "BEARER_TOKEN": f"Authorization: Bearer {auth.secret}",
         "BASIC_AUTH": f"Basic user {auth.user!r}, password {auth.secret!r}",
     }[auth.type]
+    http_on = runner.stack is not None and "ReceiverFunction" in runner.stack.resources
     lines = [
-        f"Receiver:    {runner.api_url}/triggers/{{triggerId}}",
-        f"Inbound auth ({auth.type}): {credential}",
+        f"Receiver:    {runner.api_url}/triggers/{{triggerId}}"
+        if http_on
+        else "Receiver:    none (Transport=EVENTBRIDGE: SailPoint delivers through partner event buses)",
+        f"Inbound auth ({auth.type}): {credential}" if http_on else "Inbound auth: none needed",
         f"Tenant:      {runner.tenant_url}" + ("  (simulator)" if runner.simulator else ""),
         f"API client:  {runner.client_id}"
         + ("  (secret generated for this run)" if not runner.options.client_secret else ""),

@@ -16,6 +16,7 @@ from typing import Any
 from idn_local.runner import LocalModeError, LocalRunner
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import trigger_document
+from idn_triggers.event_buses import PartnerSourceNotFound
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.sailpoint_api import SailPointApiError
 from idn_triggers.subscriptions import (
@@ -91,12 +92,13 @@ def demo_input(step: DemoStep) -> dict[str, Any] | None:
 
 
 def run_demo(runner: LocalRunner) -> list[DemoResult]:
-    assert runner.tenant is not None
+    assert runner.tenant is not None and runner.stack is not None
     manager = subscriptions_manager(runner)
     desired: dict[str, SubscriptionSpec] = {}
     results = []
     registry = HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
-    for step in DEMO_STEPS:
+    http_on = "ReceiverFunction" in runner.stack.resources  # Transport=EVENTBRIDGE has no receiver
+    for step in DEMO_STEPS if http_on else []:
         if not registry.has_handler(step.trigger_id):
             continue
         desired[step.trigger_id] = SubscriptionSpec(trigger_id=step.trigger_id, mode=step.mode)
@@ -107,7 +109,36 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
         except (SailPointApiError, SubscriptionConflict) as error:
             raise LocalModeError(f"demo: {error}") from None
         results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))
+    # a real tenant cannot reach moto's account: the EventBridge row needs the simulator
+    if runner.event_bridge_on and runner.simulator is not None and registry.has_handler(PRE):
+        desired.pop(PRE, None)  # a request-response trigger takes one subscription: EventBridge's now
+        results.append(eventbridge_row(runner, manager, list(desired.values())))
     return results
+
+
+def eventbridge_row(
+    runner: LocalRunner, http: SubscriptionManager, keep: list[SubscriptionSpec]
+) -> DemoResult:
+    """The pre-approval over EventBridge: an EVENTBRIDGE subscription made as the custom resource makes
+    it (the simulator creates the partner source, the bus is associated and routed to the work queue),
+    then a test invocation that the worker completes through the callback."""
+    assert runner.tenant is not None
+    try:
+        http.apply(keep)
+        manager = SubscriptionManager(
+            runner.tenant,
+            "",
+            AuthType.NO_AUTH,
+            None,
+            name_prefix="local demo",
+            event_bridge=runner.event_bridge_target(),
+        )
+        subscription_id = manager.apply([SubscriptionSpec(trigger_id=PRE)])[PRE]
+        known = {s["id"] for s in runner.tenant.invocation_statuses(PRE)}
+        runner.tenant.test_invocation(PRE, None, [subscription_id])
+    except (SailPointApiError, SubscriptionConflict, PartnerSourceNotFound) as error:
+        raise LocalModeError(f"demo: {error}") from None
+    return describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
 
 
 def describe(trigger_id: str, mode: str, status: dict[str, Any] | None) -> DemoResult:

@@ -84,12 +84,9 @@ class LocalResources:
             "AWS::DynamoDB::Table": self._table,
             "AWS::S3::Bucket": self._bucket,
             "AWS::S3::BucketPolicy": self._bucket_policy,
+            "Custom::SailPointPartnerEventBuses": self._partner_buses,
         }
-        pending = {
-            name: resource
-            for name, resource in self.stack.resources.items()
-            if "Condition" not in resource or self.stack.condition(resource["Condition"])
-        }
+        pending = dict(self.stack.resources)  # only those whose Condition holds, as in CloudFormation
         for _ in range(len(pending) + 1):  # resolve references by retrying until nothing changes
             progressed = False
             for name, resource in list(pending.items()):
@@ -97,6 +94,11 @@ class LocalResources:
                 try:
                     if creator is None:
                         self.stack.physical_ids[name] = f"local-{name}"
+                        if (
+                            resource["Type"] == "AWS::Serverless::Function"
+                        ):  # a custom resource's ServiceToken
+                            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+                            self.stack.attributes.setdefault((name, "Arn"), arn)
                     else:
                         creator(name, self.stack.resolve(resource.get("Properties", {})))
                         self.created.append((resource["Type"], name))
@@ -185,6 +187,30 @@ class LocalResources:
             )
         self.stack.physical_ids[name] = f"local-{name}"
 
+    def _partner_buses(self, name: str, properties: dict[str, Any]) -> None:
+        """The partner-buses custom resource, run as its function would: the same `PartnerBuses`
+        calls against moto (which has partner sources, buses and rules delivering to SQS). A listed
+        source that does not exist yet is created first, as SailPoint would have in AWS."""
+        from idn_triggers.event_buses import PartnerBuses, Route, rule_name
+
+        buses = PartnerBuses(events_client(self.endpoint))
+        enabled = tuple(
+            t.strip() for t in str(properties.get("EnabledTriggers", "*")).split(",") if t.strip()
+        )
+        route = Route(
+            work_queue_arn=str(properties["WorkQueueArn"]),
+            dead_letter_queue_arn=str(properties["EventsDeadLetterQueueArn"]),
+            rule_name=rule_name(str(properties.get("Owner", ""))),
+            enabled_triggers=enabled or ("*",),
+        )
+        for source in (s.strip() for s in str(properties.get("SourceNames", "")).split(",")):
+            if not source:
+                continue
+            if buses.source_state(source) is None:  # SailPoint's part: no tenant made it locally
+                buses.events.create_partner_event_source(Name=source, Account=ACCOUNT_ID)
+            buses.associate(source, route)
+        self.stack.physical_ids[name] = f"partner-buses:{properties.get('Owner', '')}"
+
 
 def _requires_tls(statement: dict[str, Any]) -> bool:
     return bool(
@@ -215,3 +241,10 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
         days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
         converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return converted
+
+
+def events_client(endpoint: str) -> Any:
+    """An EventBridge client of moto's server."""
+    import boto3
+
+    return boto3.client("events", endpoint_url=endpoint, region_name=REGION)

@@ -21,11 +21,13 @@ from pydantic import SecretStr
 
 from idn_local.functions import LocalFunction, load_functions
 from idn_local.gateway_server import ApiGateway, routes_for
-from idn_local.resources import LocalResources, _boto
+from idn_local.resources import LocalResources, _boto, events_client
 from idn_local.sources import ScheduleTimer, SqsPoller
-from idn_local.stack import REGION, Stack, load_template
+from idn_local.stack import ACCOUNT_ID, REGION, Stack, load_template
+from idn_triggers.event_buses import PartnerBuses, Route, rule_name
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
+from idn_triggers.subscriptions import EventBridgeTarget
 from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider, TokenUnavailable
 
 if TYPE_CHECKING:  # imported when started: moto and the simulator are slow to import
@@ -146,6 +148,9 @@ class LocalRunner:
     def _start_aws(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from idn_local import moto_bridges
+
+        moto_bridges.apply()  # partner event buses: see moto_bridges for what differs from AWS
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -184,6 +189,7 @@ class LocalRunner:
             host="127.0.0.1",
             port=self.options.simulator_port,
             token_lifetime=self.options.token_lifetime,
+            aws_endpoint_url=self.aws_endpoint,  # EVENTBRIDGE subscriptions deliver into moto
         )
         self.simulator = TenantSimulator(config).start()
         self.tenant = self.sailpoint_client(self.simulator.url)
@@ -200,6 +206,7 @@ class LocalRunner:
             "PublicWebhookBaseUrl": f"{self.api.url}/triggers/",
             "InboundSecretCacheSeconds": "2",  # local rotations need not wait a minute
             "WorkerBatchingWindowSeconds": "0",  # local mode answers at once; AWS gathers for 1 s by default
+            "Transport": "BOTH",  # both paths locally (moto has partner buses); AWS defaults to HTTP
         }
         if self.options.auth.type == "NO_AUTH":
             wired["AllowUnauthenticated"] = "true"
@@ -220,6 +227,8 @@ class LocalRunner:
         if not receivers or self.options.auth.type == "NO_AUTH":
             return
         secret_id = self.stack.resolve(receivers[0].environment["INBOUND_SECRET_ID"])
+        if secret_id is None:  # Transport=EVENTBRIDGE: no inbound credential
+            return
         _boto("secretsmanager", self.aws_endpoint).put_secret_value(
             SecretId=secret_id, SecretString=json.dumps(self.options.auth.secret_value())
         )
@@ -305,3 +314,23 @@ class LocalRunner:
 
     def webhook_url(self, trigger_id: str) -> str:
         return f"{self.api_url}/triggers/{trigger_id}"
+
+    @property
+    def event_bridge_on(self) -> bool:
+        return self.stack is not None and "EventsDeadLetterQueue" in self.stack.resources
+
+    def event_bridge_target(self, source_wait_seconds: float = 10.0) -> EventBridgeTarget:
+        """Where this stack's EVENTBRIDGE subscriptions deliver (moto's account and region) and how
+        their partner buses are wired: what the subscriptions custom resource gets from the template."""
+        assert self.stack is not None
+        if not self.event_bridge_on:
+            raise LocalModeError("EventBridge is off: start local mode with Transport=EVENTBRIDGE or BOTH")
+        enabled = str(self.stack.parameters.get("EnabledTriggers", "*")).split(",")
+        route = Route(
+            work_queue_arn=self.stack.attributes[("WorkQueue", "Arn")],
+            dead_letter_queue_arn=self.stack.attributes[("EventsDeadLetterQueue", "Arn")],
+            rule_name=rule_name(self.stack.stack_name),
+            enabled_triggers=tuple(t.strip() for t in enabled if t.strip()) or ("*",),
+        )
+        buses = PartnerBuses(events_client(self.aws_endpoint), poll_seconds=0.1)
+        return EventBridgeTarget(ACCOUNT_ID, REGION, buses, route, source_wait_seconds)

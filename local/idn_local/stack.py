@@ -93,6 +93,13 @@ class Stack:
         self.physical_ids: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
         self.check_rules()
+        # Resources whose Condition is false do not exist, as in CloudFormation (e.g. no API with
+        # Transport=EVENTBRIDGE).
+        self.resources = {
+            name: resource
+            for name, resource in self.resources.items()
+            if "Condition" not in resource or self.condition(resource["Condition"])
+        }
 
     # -- conditions and rules -------------------------------------------------------------
     def physical_name(self, logical_id: str) -> str:

@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--public-url", help="base URL put in callback URLs, when clients reach this host otherwise"
     )
+    parser.add_argument(
+        "--aws-endpoint-url",
+        help="AWS endpoint (an emulator such as moto_server) where EVENTBRIDGE subscriptions get their "
+        "partner event source and events; without it their deliveries fail",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
@@ -86,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         token_lifetime=args.token_lifetime,
         rate_limit_per_10s=args.rate_limit or None,
         public_url=args.public_url,
+        aws_endpoint_url=args.aws_endpoint_url,
     )
     simulator = TenantSimulator(config)
     try:

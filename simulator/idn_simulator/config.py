@@ -9,8 +9,9 @@ from dataclasses import dataclass
 class SimulatorConfig:
     """How the simulator listens and which client it accepts.
 
-    ``port=0`` asks the OS for a free port. ``rate_limit_per_10s=None`` (or 0) disables the rate
-    limit. ``public_url`` overrides the base of callback URLs (when listening on 0.0.0.0).
+        ``port=0`` asks the OS for a free port. ``rate_limit_per_10s=None`` (or 0) disables the rate
+        limit. ``public_url`` overrides the base of callback URLs (when listening on 0.0.0.0).
+    ``aws_endpoint_url`` is where EVENTBRIDGE subscriptions deliver (never real AWS unless you say so).
     """
 
     client_id: str = "simulator-client"
@@ -23,3 +24,6 @@ class SimulatorConfig:
     max_body_bytes: int = 1024 * 1024
     public_url: str | None = None
     tenant: str = "simulated"
+    # EVENTBRIDGE subscriptions: the AWS endpoint (an emulator such as moto's server) where partner
+    # event sources are created and events put; None = EVENTBRIDGE deliveries fail with that reason.
+    aws_endpoint_url: str | None = None

@@ -21,6 +21,7 @@ from jayway_filter import FilterError, matches
 
 from .api_errors import bad_request, not_found
 from .config import SimulatorConfig
+from .eventbridge import EventBridgeUnavailable, PartnerEvents, envelope_detail, source_name
 from .faults import Faults
 from .invocations import DeliveryAttempt, InvocationRecord, Invocations, utcnow
 from .oauth import IssuedTokens, RateLimiter
@@ -81,6 +82,7 @@ class Tenant:
         self._lock = threading.Lock()
         self._subscriptions: dict[str, Subscription] = {}
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sim-delivery")
+        self.partner_events = PartnerEvents(config)
 
     # Subscriptions -----------------------------------------------------------------------------
 
@@ -95,7 +97,16 @@ class Tenant:
         with self._lock:
             check_limits(new, list(self._subscriptions.values()), self.catalogue)
             self._subscriptions[new.id] = new
+        self._create_partner_source(new)
         return new
+
+    def _create_partner_source(self, sub: Subscription) -> None:
+        """SailPoint creates the partner event source of an EVENTBRIDGE subscription in its account."""
+        config = sub.event_bridge_config
+        if sub.type == "EVENTBRIDGE" and config:
+            self.partner_events.create_source(
+                source_name(sub.id, sub.trigger_id), str(config["awsAccount"]), str(config["awsRegion"])
+            )
 
     def replace_subscription(self, subscription_id: str, body: Any) -> Subscription:
         with self._lock:
@@ -119,8 +130,13 @@ class Tenant:
 
     def delete_subscription(self, subscription_id: str) -> None:
         with self._lock:
-            self._existing(subscription_id)
+            gone = self._existing(subscription_id)
             del self._subscriptions[subscription_id]
+        config = gone.event_bridge_config
+        if gone.type == "EVENTBRIDGE" and config:
+            self.partner_events.delete_source(
+                source_name(gone.id, gone.trigger_id), str(config["awsAccount"]), str(config["awsRegion"])
+            )
 
     def _existing(self, subscription_id: str) -> Subscription:
         found = self._subscriptions.get(subscription_id)
@@ -144,7 +160,7 @@ class Tenant:
 
         TEST invocations reach disabled subscriptions too (the spec: "Test trigger invocations
         are always enabled"); REAL_TIME ones only enabled subscriptions. Filters apply to both.
-        Only HTTP subscriptions are delivered to.
+        HTTP subscriptions get a POST, EVENTBRIDGE ones an event on their partner bus.
         """
         if not isinstance(trigger_id, str) or not trigger_id:
             raise bad_request("triggerId is required and must be a string")
@@ -169,7 +185,10 @@ class Tenant:
             candidates = [sub for sub in candidates if sub.enabled]
         started = []
         for sub in candidates:
-            if sub.type != "HTTP" or sub.http_config is None or not self._passes_filter(sub, payload):
+            deliverable = (sub.type == "HTTP" and sub.http_config is not None) or (
+                sub.type == "EVENTBRIDGE" and sub.event_bridge_config is not None
+            )
+            if not deliverable or not self._passes_filter(sub, payload):
                 continue
             record = self._new_record(sub, payload, content_json or {}, kind, api_prefix)
             self.invocations.add(record)
@@ -195,10 +214,14 @@ class Tenant:
         api_prefix: str,
     ) -> InvocationRecord:
         trigger = self.catalogue.get(sub.trigger_id)
-        assert trigger is not None and sub.http_config is not None
+        assert trigger is not None
         invocation_id = str(uuid.uuid4())
         created = utcnow()
-        mode = sub.http_config["httpDispatchMode"]
+        if sub.http_config is not None:
+            mode, url = sub.http_config["httpDispatchMode"], sub.http_config["url"]
+        else:  # EVENTBRIDGE: no response mode; request-response is answered by callback, as ASYNC
+            mode = "ASYNC" if trigger.is_request_response else "EVENTBRIDGE"
+            url = "eventbridge:" + source_name(sub.id, sub.trigger_id)
         waits = trigger.is_request_response and mode in ("ASYNC", "DYNAMIC")
         return InvocationRecord(
             id=invocation_id,
@@ -208,7 +231,7 @@ class Tenant:
             subscription_id=sub.id,
             subscription_name=sub.name,
             mode=mode,
-            url=sub.http_config["url"],
+            url=url,
             input=copy.deepcopy(payload),
             content_json=copy.deepcopy(content_json),
             secret=str(uuid.uuid4()),
@@ -224,6 +247,12 @@ class Tenant:
         return f"{self.base_url}/trigger-invocations/v1/{invocation_id}/complete"
 
     def _dispatch(self, record: InvocationRecord, sub: Subscription) -> None:
+        if sub.type == "EVENTBRIDGE":
+            try:
+                self._executor.submit(self._put_event, record, sub)
+            except RuntimeError:
+                log.info("simulator stopping; invocation %s not delivered", record.id)
+            return
         body = copy.deepcopy(record.input)
         if record.expects_callback:
             body["_metadata"] = {
@@ -261,6 +290,35 @@ class Tenant:
                 answer = response.text[:2000]
             delivery = DeliveryAttempt(at, response.status_code, answer, time.monotonic() - started)
         self.invocations.settle_delivery(invocation_id, delivery)
+
+    def _put_event(self, record: InvocationRecord, sub: Subscription) -> None:
+        """PutEvents the invocation to the subscription's partner bus (in a worker thread); an event
+        EventBridge accepted counts as a 200 answer, a refused or failed call as a failed delivery."""
+        self.counters.bump("deliveries")
+        config = sub.event_bridge_config or {}
+        detail = envelope_detail(
+            copy.deepcopy(record.input),
+            invocation_id=record.id,
+            trigger_id=record.trigger_id,
+            request_response=record.is_request_response,
+            callback_url=record.callback_url,
+            secret=record.secret,
+        )
+        started = time.monotonic()
+        at = utcnow()
+        try:
+            event_id = self.partner_events.put(
+                source=source_name(sub.id, sub.trigger_id),
+                region=str(config.get("awsRegion", "us-east-1")),
+                trigger_id=record.trigger_id,
+                detail=detail,
+                at=record.created,
+            )
+        except EventBridgeUnavailable as error:
+            delivery = DeliveryAttempt(at, None, None, time.monotonic() - started, error=str(error))
+        else:
+            delivery = DeliveryAttempt(at, 200, {"eventId": event_id}, time.monotonic() - started)
+        self.invocations.settle_delivery(record.id, delivery)
 
     # Lifecycle ---------------------------------------------------------------------------------
 

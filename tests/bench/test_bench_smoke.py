@@ -52,6 +52,7 @@ def run_bench(script: str, args: list[str], results: Path) -> subprocess.Complet
             ],
             "ASYNC invocations per level",
         ),
+        ("eventbridge_latency.py", ["--invocations", "3", "--warm", "1"], "ratio EventBridge / HTTP ASYNC"),
         ("run_all.py", ["--quick", "--only", "cold_import"], "=== Goals ==="),
     ],
 )

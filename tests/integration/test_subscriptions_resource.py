@@ -62,6 +62,11 @@ def cloudformation() -> Iterator[CloudFormation]:
 
 @pytest.fixture
 def resource(aws: str, sim: TenantSimulator, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return cold_start(sim, monkeypatch)
+
+
+def cold_start(sim: TenantSimulator, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The subscriptions function, configured for this simulator (secrets in moto)."""
     sm = boto3.client("secretsmanager")
     inbound = sm.create_secret(Name="inbound", SecretString=json.dumps({"bearerToken": "inbound-token"}))[
         "ARN"
@@ -190,3 +195,137 @@ def test_a_tenant_outage_fails_the_resource_instead_of_hanging(
 def test_bad_properties_fail_clearly(resource: ModuleType, cloudformation: CloudFormation) -> None:
     failed = call(resource, cloudformation, "Create", TriggerIds=CREATED, ResponseMode="SOMETIMES")
     assert failed["Status"] == "FAILED" and "mode" in failed["Reason"]
+
+
+# -- EVENTBRIDGE subscriptions and partner buses ----------------------------------------------------
+ACCOUNT, REGION, OWNER = "123456789012", "us-east-1", "stack-eb"
+WORK_QUEUE, EVENTS_DLQ = "work", "events-dlq"
+
+
+def arn(queue: str) -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+
+
+EB = {
+    "SubscriptionType": "EVENTBRIDGE",
+    "AwsAccount": ACCOUNT,
+    "AwsRegion": REGION,
+    "Owner": OWNER,
+    "EnabledTriggers": "*",
+    "WorkQueueArn": arn(WORK_QUEUE),
+    "EventsDeadLetterQueueArn": arn(EVENTS_DLQ),
+    "SourceWaitSeconds": "5",
+}
+
+
+@pytest.fixture
+def eb_sim(aws: str) -> Iterator[TenantSimulator]:
+    """A simulator that creates partner sources and puts events in moto (bridged: idn_local.moto_bridges)."""
+    from idn_local import moto_bridges
+    from tests.integration.conftest_simulator import running_simulator
+
+    moto_bridges.apply()
+    with running_simulator(aws_endpoint_url=aws) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def eb_resource(eb_sim: TenantSimulator, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    for queue in (WORK_QUEUE, EVENTS_DLQ):
+        boto3.client("sqs").create_queue(QueueName=queue)
+    return cold_start(eb_sim, monkeypatch)
+
+
+def bridged(sim: TenantSimulator) -> dict[str, Any]:
+    return {s.trigger_id: s for s in sim.subscriptions() if s.type == "EVENTBRIDGE"}
+
+
+def test_eventbridge_subscriptions_are_created_associated_routed_and_removed(
+    eb_resource: ModuleType, cloudformation: CloudFormation, eb_sim: TenantSimulator
+) -> None:
+    from idn_triggers.eventbridge import partner_source_name
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    # Create: the subscription delivers to this account and region; its source gets a bus and a rule
+    created = call(eb_resource, cloudformation, "Create", TriggerIds=CREATED, **EB)
+    assert created["Status"] == "SUCCESS", created["Reason"]
+    assert created["PhysicalResourceId"] == f"eventbridge:{ACCOUNT}:{REGION}:{OWNER}"
+    (subscription,) = bridged(eb_sim).values()
+    assert subscription.event_bridge_config == {"awsAccount": ACCOUNT, "awsRegion": REGION}
+    source = partner_source_name(subscription.id, CREATED)
+    assert events.describe_event_bus(Name=source)["Name"] == source
+    (rule,) = events.list_rules(EventBusName=source)["Rules"]
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=source)["Targets"]
+    assert target["Arn"] == arn(WORK_QUEUE) and target["DeadLetterConfig"] == {"Arn": arn(EVENTS_DLQ)}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    # and an invocation reaches the work queue in the documented envelope
+    eb_sim.fire_event(CREATED)
+    queue = sqs.get_queue_url(QueueName=WORK_QUEUE)["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5).get("Messages", [])
+    body = json.loads(messages[0]["Body"])
+    assert body["detail-type"] == CREATED and body["source"] == source
+    assert body["detail"]["_metadata"]["triggerId"] == CREATED and body["detail"]["_metadata"]["invocationId"]
+    # Update: PATCHed in place
+    updated = call(
+        eb_resource,
+        cloudformation,
+        "Update",
+        created["PhysicalResourceId"],
+        TriggerIds=CREATED,
+        Filter="$[?($.identity.id)]",
+        **EB,
+    )
+    assert updated["Status"] == "SUCCESS"
+    assert bridged(eb_sim)[CREATED].id == subscription.id and bridged(eb_sim)[CREATED].filter
+    # Delete: rule, bus and subscription gone
+    deleted = call(
+        eb_resource, cloudformation, "Delete", created["PhysicalResourceId"], TriggerIds=CREATED, **EB
+    )
+    assert deleted["Status"] == "SUCCESS"
+    assert bridged(eb_sim) == {}
+    assert [b["Name"] for b in events.list_event_buses()["EventBuses"] if b["Name"] == source] == []
+
+
+def test_a_partner_source_that_never_appears_fails_the_deploy_clearly_and_leaves_nothing(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator
+) -> None:
+    # Given a tenant that creates no partner source (the simulator has no AWS endpoint)
+    failed = call(resource, cloudformation, "Create", TriggerIds=CREATED, **{**EB, "SourceWaitSeconds": "1"})
+    # Then CloudFormation is told which source did not appear and what to check
+    assert failed["Status"] == "FAILED"
+    assert "did not appear within 1 s" in failed["Reason"] and "eventBridgeConfig" in failed["Reason"]
+    assert [s for s in sim.subscriptions() if s.type == "EVENTBRIDGE"] == []
+
+
+def test_partner_sources_listed_in_the_template_are_associated_and_removed(
+    eb_resource: ModuleType, cloudformation: CloudFormation, eb_sim: TenantSimulator
+) -> None:
+    from idn_triggers.eventbridge import partner_source_name
+
+    events = boto3.client("events")
+    source = partner_source_name("made-by-hand", CREATED)
+    events.create_partner_event_source(Name=source, Account=ACCOUNT)
+    listed = {
+        "SourceNames": source,
+        "Owner": OWNER,
+        "EnabledTriggers": f"{CREATED},{PRE}",
+        "WorkQueueArn": arn(WORK_QUEUE),
+        "EventsDeadLetterQueueArn": arn(EVENTS_DLQ),
+    }
+
+    def partner_buses(request: str, physical_id: str | None = None, **properties: str) -> dict[str, Any]:
+        body = event(cloudformation, request, physical_id)
+        body.update(ResourceType="Custom::SailPointPartnerEventBuses", ResourceProperties=properties)
+        before = len(cloudformation.responses)
+        eb_resource.lambda_handler(body, FakeLambdaContext())
+        assert len(cloudformation.responses) == before + 1
+        return cloudformation.responses[-1]
+
+    created = partner_buses("Create", **listed)
+    assert created["Status"] == "SUCCESS", created["Reason"]
+    (rule,) = events.list_rules(EventBusName=source)["Rules"]
+    assert json.loads(rule["EventPattern"])["detail-type"] == sorted([CREATED, PRE])
+    unknown = partner_buses("Create", **{**listed, "SourceNames": partner_source_name("nope", CREATED)})
+    assert unknown["Status"] == "FAILED" and "does not exist in this account and region" in unknown["Reason"]
+    assert partner_buses("Delete", created["PhysicalResourceId"], **listed)["Status"] == "SUCCESS"
+    assert source not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]

@@ -302,7 +302,7 @@ def test_only_the_refresher_writes_the_token_and_only_there() -> None:
 def test_the_inbound_credential_rotates_on_a_schedule_through_the_rotator() -> None:
     rotation = RESOURCES["InboundCredentialRotation"]
     assert rotation["Type"] == "AWS::SecretsManager::RotationSchedule"
-    assert rotation["Condition"] == "HasInboundCredential"
+    assert rotation["Condition"] == "HttpWithInboundCredential"  # no rotation without HTTP or with NO_AUTH
     assert rotation["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["CredentialRotatorFunction", "Arn"]}
     assert rotation["Properties"]["RotationRules"]["ScheduleExpression"] == {
         "Fn::Sub": "rate(${InboundCredentialRotationDays} days)"
@@ -327,7 +327,8 @@ def test_subscriptions_are_a_custom_resource_driven_by_parameters() -> None:
     assert properties["ServiceToken"] == {"Fn::GetAtt": ["SubscriptionsFunction", "Arn"]}
     assert properties["TriggerIds"] == {"Ref": "SubscribeTriggers"}
     assert properties["ResponseDeadline"] == {"Ref": "ResponseDeadline"}  # the worker's deadline too
-    assert "ReceiverFunction" in resource["DependsOn"]  # subscribe only once the receiver exists
+    # subscribe only once the receiver exists (when there is one: HTTP transport)
+    assert properties["Receiver"] == {"Fn::If": ["HttpTransport", {"Ref": "ReceiverFunction"}, ""]}
     assert TEMPLATE["Parameters"]["SubscribeTriggers"]["Default"] == ""  # opt-in
 
 
@@ -711,3 +712,175 @@ def test_archive_failures_raise_an_alarm() -> None:
         {"Name": "service", "Value": GLOBALS["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]}
     ]
     assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+
+
+# -- the transports: HTTP, EVENTBRIDGE, BOTH ------------------------------------------------------
+TRANSPORTS = ("HTTP", "EVENTBRIDGE", "BOTH")
+HTTP_ONLY = {
+    "TriggersApi",
+    "ReceiverFunction",
+    "ReceiverLogGroup",
+    "InboundCredentialSecret",
+    "InboundCredentialRotation",
+    "CredentialRotatorFunction",
+    "CredentialRotatorLogGroup",
+    "CredentialRotatorPermission",
+}
+EVENTBRIDGE_ONLY = {"EventsDeadLetterQueue", "EventsToWorkQueuePolicy", "EventsDeadLetterAlarm"}
+REQUIRED = {
+    "TenantApiUrl": "https://acme.api.identitynow.com",
+    "SailPointClientId": "c",
+    "SailPointClientSecret": "s",
+}
+
+
+def deployed(**parameters: str) -> set[str]:
+    """The resources CloudFormation would create with these parameters (conditions evaluated)."""
+    from idn_local.stack import Stack
+
+    return set(Stack(ROOT / "template.yaml", {**REQUIRED, **parameters}).resources)
+
+
+def test_http_is_the_default_transport() -> None:
+    assert TEMPLATE["Parameters"]["Transport"]["Default"] == "HTTP"
+    assert TEMPLATE["Parameters"]["Transport"]["AllowedValues"] == list(TRANSPORTS)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_api_gateway_and_the_inbound_credential_exist_only_with_http(transport: str) -> None:
+    resources = deployed(Transport=transport)
+    if transport == "EVENTBRIDGE":
+        assert not HTTP_ONLY & resources  # no public endpoint, no credential to store or rotate
+    else:
+        assert resources >= HTTP_ONLY
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_eventbridge_resources_exist_only_with_eventbridge(transport: str) -> None:
+    resources = deployed(Transport=transport)
+    if transport == "HTTP":
+        assert not EVENTBRIDGE_ONLY & resources
+    else:
+        assert resources >= EVENTBRIDGE_ONLY
+    # the same worker and queue serve every transport
+    assert {"WorkerFunction", "WorkQueue", "DeadLetterQueue", "IdempotencyTable"} <= resources
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_every_reference_resolves_to_a_deployed_resource(transport: str) -> None:
+    from idn_local.stack import Stack
+
+    stack = Stack(ROOT / "template.yaml", {**REQUIRED, "Transport": transport})
+    names = set(stack.resources)
+
+    def refs(value: Any) -> set[str]:
+        if isinstance(value, list):
+            return set().union(*map(refs, value)) if value else set()
+        if not isinstance(value, dict):
+            return set()
+        if len(value) == 1 and "Fn::If" in value:
+            condition, yes, no = value["Fn::If"]
+            return refs(yes if stack.condition(condition) else no)
+        found = set()
+        if "Ref" in value and isinstance(value["Ref"], str):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            found.add(target.split(".")[0] if isinstance(target, str) else target[0])
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            found |= {m.split(".")[0] for m in __import__("re").findall(r"\$\{([^}!]+)\}", text)}
+        return found | set().union(*(refs(v) for v in value.values()))
+
+    for name, resource in stack.resources.items():
+        unresolved = {
+            r for r in refs(resource.get("Properties", {})) if r in RESOURCES and r not in names
+        } | {d for d in _depends_on(resource) if d not in names}
+        assert not unresolved, f"{transport}: {name} refers to {unresolved}, not deployed"
+
+
+def _depends_on(resource: dict[str, Any]) -> list[str]:
+    depends = resource.get("DependsOn", [])
+    return [depends] if isinstance(depends, str) else list(depends)
+
+
+def test_partner_buses_route_served_triggers_to_the_work_queue_with_a_dead_letter_queue() -> None:
+    resource = RESOURCES["PartnerEventBuses"]
+    assert resource["Condition"] == "HasPartnerEventSources"
+    properties = resource["Properties"]
+    assert properties["ServiceToken"] == {"Fn::GetAtt": ["SubscriptionsFunction", "Arn"]}
+    assert properties["SourceNames"] == {"Ref": "PartnerEventSources"}
+    assert properties["WorkQueueArn"] == {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+    assert properties["EventsDeadLetterQueueArn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    assert properties["EnabledTriggers"] == {"Ref": "EnabledTriggers"}
+    assert "PartnerEventBuses" not in deployed(Transport="EVENTBRIDGE")  # no sources listed
+    listed = "aws.partner/sailpoint.com/54d68478-7e9b-46f5-ae82-89a5055df5f2/idn/identity-created"
+    assert "PartnerEventBuses" in deployed(Transport="BOTH", PartnerEventSources=listed)
+
+
+def test_only_sailpoint_partner_rules_may_send_to_the_queues() -> None:
+    [statement] = RESOURCES["EventsToWorkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    source = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":rule/aws.partner/sailpoint.com/*")
+    queue = RESOURCES["EventsDeadLetterQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", NO_VALUE, True]}  # or the customer key
+    assert queue["MessageRetentionPeriod"] == 1209600
+
+
+def test_the_worker_knows_the_deadline_and_extra_triggers_of_events() -> None:
+    worker = FUNCTIONS["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert worker["RESPONSE_DEADLINE"] == {"Ref": "ResponseDeadline"}
+    assert worker["EXTRA_TRIGGERS"] == {"Ref": "ExtraTriggers"}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "problem"),
+    [
+        ({"Transport": "HTTP", "SubscriptionType": "EVENTBRIDGE"}, "needs Transport EVENTBRIDGE or BOTH"),
+        ({"Transport": "EVENTBRIDGE", "SubscriptionType": "HTTP"}, "needs Transport HTTP or BOTH"),
+        (
+            {"Transport": "HTTP", "PartnerEventSources": "aws.partner/sailpoint.com/x/idn/y"},
+            "PartnerEventSources needs Transport EVENTBRIDGE or BOTH",
+        ),
+    ],
+)
+def test_contradictory_transport_parameters_are_refused_before_deploy(
+    parameters: dict[str, str], problem: str
+) -> None:
+    from idn_local.stack import TemplateError
+
+    with pytest.raises(TemplateError, match=problem):
+        deployed(**parameters)
+
+
+def _with_transport(tmp_path: Path, transport: str) -> Path:
+    """template.yaml with another default Transport, next to the code its paths point at."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    marker = "  Transport:\n    Type: String\n    Default: HTTP\n"
+    assert marker in text
+    path = ROOT / f".template-{transport.lower()}-{tmp_path.name}.yaml"
+    path.write_text(text.replace(marker, marker.replace("HTTP", transport)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("transport", ["EVENTBRIDGE", "BOTH"])
+def test_cfn_lint_and_sam_validate_pass_for_each_transport(transport: str, tmp_path: Path) -> None:
+    # HTTP is the default: test_cfn_lint_passes and test_sam_validate_lint_passes_offline cover it
+    path = _with_transport(tmp_path, transport)
+    try:
+        lint = subprocess.run([_tool("cfn-lint"), str(path)], check=False, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+        sam = subprocess.run(
+            [_tool("sam"), "validate", "--lint", "--template", str(path)],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        assert sam.returncode == 0, sam.stdout + sam.stderr
+    finally:
+        path.unlink()

@@ -310,6 +310,36 @@ def test_a_poison_record_is_dead_lettered_with_its_reason_and_not_reported_as_fa
     assert stack.receive(1, wait=0) == []  # both were deleted
 
 
+def test_eventbridge_events_share_a_batch_with_queued_invocations_and_a_malformed_one_is_dead_lettered(
+    stack: Stack,
+) -> None:
+    # Given a batch of a receiver's message, a good EventBridge event and one without invocationId
+    message = stack.invocation(IDENTITY_CREATED)
+    event = {
+        "version": "0",
+        "id": "41805c90-9744-b393-f101-02a257511062",
+        "detail-type": IDENTITY_CREATED,
+        "source": "aws.partner/sailpoint.com/54d68478-7e9b-46f5-ae82-89a5055df5f2/idn/identity-created",
+        "account": "123456789012",
+        "time": "2021-03-01T14:47:25Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {**message.payload, "_metadata": {"invocationId": "eb-1", "triggerId": IDENTITY_CREATED}},
+    }
+    malformed = {**event, "detail": dict(message.payload)}
+    stack.send(message)
+    stack.send(json.dumps(event))
+    stack.send(json.dumps(malformed))
+    # When the worker gets them in one batch
+    failed = stack.deliver(stack.receive(3))
+    # Then nothing is reported failed, and only the malformed event is dead-lettered, with its reason
+    assert failed == []
+    [dead] = stack.dead_letters()
+    assert json.loads(dead["Body"]) == malformed
+    assert reason(dead) == "malformed EventBridge event: EventBridge event without detail._metadata"
+    assert stack.receive(1, wait=0) == []
+
+
 def test_a_duplicate_in_a_later_batch_completes_once(stack: Stack) -> None:
     message = stack.invocation()
     stack.send(message)

@@ -15,6 +15,7 @@ import argparse
 import difflib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,8 @@ import requests
 from pydantic import SecretStr
 
 from idn_triggers.catalogue import known_triggers, trigger_document
+from idn_triggers.event_buses import PartnerBuses
+from idn_triggers.eventbridge import partner_source_name
 from idn_triggers.sailpoint_api import (
     Family,
     SailPointApiError,
@@ -47,6 +50,10 @@ REQUIRED_SCOPES = {
     "sp:trigger-service-invocation-status:read": "read invocation status",
     "sp:trigger-service-invocation-status:manage": "start test invocations",
 }
+
+
+AWS_ACCOUNT = re.compile(r"^\d{12}$")
+AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
 class UsageError(Exception):
@@ -144,11 +151,15 @@ def cmd_triggers_list(args: argparse.Namespace) -> int:
 
 def subscription_row(s: dict[str, Any]) -> tuple[Any, ...]:
     http = s.get("httpConfig") or {}
+    bridge = s.get("eventBridgeConfig") or {}
+    target = http.get("url")
+    if s.get("type") == "EVENTBRIDGE":
+        target = f"eventbridge {bridge.get('awsAccount')} {bridge.get('awsRegion')}"
     return (
         s.get("id"),
         s.get("name"),
         s.get("triggerId"),
-        http.get("url"),
+        target,
         http.get("httpDispatchMode"),
         http.get("httpAuthenticationType"),
         s.get("responseDeadline"),
@@ -199,19 +210,70 @@ def env_secret(name: str | None) -> str:
     return value
 
 
+HTTP_ONLY_FLAGS = ("url", "mode", "bearer_token_env", "basic_user", "basic_password_env")
+
+
+def event_bridge_config(args: argparse.Namespace, current: dict[str, Any] | None = None) -> dict[str, str]:
+    """`{awsAccount, awsRegion}` from --aws-account/--aws-region (over the current ones), validated."""
+    config = {
+        "awsAccount": args.aws_account or (current or {}).get("awsAccount"),
+        "awsRegion": args.aws_region or (current or {}).get("awsRegion"),
+    }
+    if not config["awsAccount"] or not config["awsRegion"]:
+        raise UsageError(
+            "EVENTBRIDGE subscriptions need --aws-account and --aws-region: the account and region "
+            "of the stack deployed with Transport=EVENTBRIDGE or BOTH"
+        )
+    if not AWS_ACCOUNT.match(str(config["awsAccount"])):
+        raise UsageError("--aws-account must be the 12 digits of an AWS account id")
+    if not AWS_REGION.match(str(config["awsRegion"])):
+        raise UsageError("--aws-region must be an AWS region name such as us-east-1")
+    return {key: str(value) for key, value in config.items()}
+
+
+def refuse_http_flags(args: argparse.Namespace) -> None:
+    given = [f"--{name.replace('_', '-')}" for name in HTTP_ONLY_FLAGS if getattr(args, name, None)]
+    if given:
+        raise UsageError(
+            f"{' '.join(given)}: EVENTBRIDGE subscriptions have no URL, response mode or credential "
+            "(request-response triggers are answered through the callback, as in ASYNC mode)"
+        )
+
+
+def partner_source_note(subscription: dict[str, Any]) -> None:
+    """The next step after creating an EVENTBRIDGE subscription, on stderr (stdout stays data)."""
+    if subscription.get("type") == "EVENTBRIDGE" and subscription.get("id"):
+        source = partner_source_name(str(subscription["id"]), str(subscription.get("triggerId")))
+        print(
+            f"partner event source: {source}\nassociate it: deploy the stack with "
+            f"PartnerEventSources={source} (or let the stack subscribe: SubscribeTriggers)",
+            file=sys.stderr,
+        )
+
+
 def cmd_subscriptions_create(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {
         "name": args.name,
         "triggerId": check_trigger(args.trigger),
-        "type": "HTTP",
+        "type": args.type,
         "responseDeadline": args.deadline,
         "enabled": not args.disabled,
-        "httpConfig": http_config(args),
     }
+    if args.type == "EVENTBRIDGE":
+        refuse_http_flags(args)
+        body["eventBridgeConfig"] = event_bridge_config(args)
+    else:
+        if args.aws_account or args.aws_region:
+            raise UsageError("--aws-account and --aws-region go with --type EVENTBRIDGE")
+        if not args.url:
+            raise UsageError("HTTP subscriptions need --url (the receiver URL: <WebhookBaseUrl><trigger id>)")
+        args.mode = args.mode or "SYNC"
+        body["httpConfig"] = http_config(args)
     if args.filter:
         body["filter"] = args.filter
     created = client(args).create_subscription(body)
     emit(args, created, [subscription_row(created)], SUBSCRIPTION_HEADERS)
+    partner_source_note(created)
     return OK
 
 
@@ -225,14 +287,32 @@ def cmd_subscriptions_update(args: argparse.Namespace) -> int:
     if args.enable or args.disable:
         operations.append({"op": "replace", "path": "/enabled", "value": bool(args.enable)})
     api = client(args)
-    if args.url or args.mode:
-        current = api.get_subscription(args.id).get("httpConfig") or {}
-        config = {k: v for k, v in current.items() if v is not None}
+    if args.aws_account or args.aws_region or args.type == "EVENTBRIDGE":
+        current = api.get_subscription(args.id)
+        if current.get("type") != "EVENTBRIDGE" and args.type != "EVENTBRIDGE":
+            raise UsageError(
+                "--aws-account/--aws-region change EVENTBRIDGE subscriptions; add --type EVENTBRIDGE "
+                "to turn this HTTP subscription into one"
+            )
+        refuse_http_flags(args)
+        config = event_bridge_config(args, current.get("eventBridgeConfig"))
+        if current.get("type") != "EVENTBRIDGE":
+            operations.append({"op": "replace", "path": "/type", "value": "EVENTBRIDGE"})
+            if current.get("httpConfig") is not None:
+                operations.append({"op": "remove", "path": "/httpConfig"})
+        operations.append({"op": "add", "path": "/eventBridgeConfig", "value": config})
+    elif args.url or args.mode:
+        current = api.get_subscription(args.id)
+        if current.get("type") == "EVENTBRIDGE":
+            raise UsageError("--url and --mode change HTTP subscriptions; this one is EVENTBRIDGE")
+        http = current.get("httpConfig") or {}
+        config = {k: v for k, v in http.items() if v is not None}
         config.update({k: v for k, v in (("url", args.url), ("httpDispatchMode", args.mode)) if v})
         operations.append({"op": "replace", "path": "/httpConfig", "value": config})
     if not operations:
         raise UsageError(
-            "nothing to change: give at least one of --name --url --mode --deadline --filter --enable --disable"
+            "nothing to change: give at least one of --name --url --mode --aws-account --aws-region "
+            "--deadline --filter --enable --disable"
         )
     updated = api.patch_subscription(args.id, operations)
     emit(args, updated, [subscription_row(updated)], SUBSCRIPTION_HEADERS)
@@ -381,7 +461,46 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         ("read invocation status", api.invocation_statuses, "sp:trigger-service-invocation-status:read"),
     ):
         checks.append(probe(name, call, scope))
+    checks.extend(partner_sources(api))
     return report(args, checks)
+
+
+def partner_sources(api: SailPointClient) -> list[tuple[str, bool, str]]:
+    """EVENTBRIDGE subscriptions whose partner event source is pending (no bus associated: SailPoint's
+    events for it go nowhere), checked with your AWS credentials; nothing when there are none."""
+    try:
+        bridged = [s for s in api.list_subscriptions() if s.get("type") == "EVENTBRIDGE"]
+    except SailPointApiError:
+        return []  # "read subscriptions" above already says why
+    if not bridged:
+        return []
+    pending, missing, unchecked = [], [], []
+    for subscription in bridged:
+        config = subscription.get("eventBridgeConfig") or {}
+        source = partner_source_name(str(subscription.get("id")), str(subscription.get("triggerId")))
+        try:
+            buses = PartnerBuses(events_client_for(str(config.get("awsRegion") or "us-east-1")))
+            state = buses.source_state(source)
+            if state is None:
+                missing.append(f"{source} (account {config.get('awsAccount')})")
+            elif buses.is_pending(source):
+                pending.append(source)
+        except Exception as error:  # no AWS credentials, another account, no network: say so
+            unchecked.append(f"{source}: {type(error).__name__}")
+    detail = f"{len(bridged)} EVENTBRIDGE subscription(s)"
+    if pending:
+        detail += "; PENDING (associate: deploy with PartnerEventSources=" + ",".join(pending) + ")"
+    if missing:
+        detail += "; not in this AWS account/region (check eventBridgeConfig): " + ", ".join(missing)
+    if unchecked:
+        detail += "; not checked with your AWS credentials: " + ", ".join(unchecked)
+    return [("partner event sources associated", not pending and not missing, detail)]
+
+
+def events_client_for(region: str) -> Any:
+    import boto3
+
+    return boto3.client("events", region_name=region)
 
 
 def detect_family(url: str, creds: ClientCredentials) -> Family | None:
@@ -463,9 +582,20 @@ def add_subscription_commands(commands: argparse._SubParsersAction[argparse.Argu
         "create", help="credentials for SailPoint to send are read from environment variables"
     )
     create.add_argument("--trigger", required=True)
-    create.add_argument("--url", required=True, help="the receiver URL, e.g. <WebhookBaseUrl><trigger id>")
+    create.add_argument(
+        "--type",
+        type=str.upper,
+        choices=("HTTP", "EVENTBRIDGE"),
+        default="HTTP",
+        help="HTTP (a receiver URL) or EVENTBRIDGE (a partner event source in --aws-account/--aws-region)",
+    )
+    create.add_argument("--url", help="HTTP: the receiver URL, e.g. <WebhookBaseUrl><trigger id>")
+    create.add_argument("--aws-account", help="EVENTBRIDGE: the stack's AWS account id (12 digits)")
+    create.add_argument("--aws-region", help="EVENTBRIDGE: the stack's AWS region, e.g. us-east-1")
     create.add_argument("--name", required=True)
-    create.add_argument("--mode", choices=("SYNC", "ASYNC", "DYNAMIC"), default="SYNC")
+    create.add_argument(
+        "--mode", choices=("SYNC", "ASYNC", "DYNAMIC"), help="HTTP request-response triggers (default SYNC)"
+    )
     create.add_argument("--deadline", default="PT1H")
     create.add_argument("--filter")
     create.add_argument("--disabled", action="store_true")
@@ -480,6 +610,11 @@ def add_subscription_commands(commands: argparse._SubParsersAction[argparse.Argu
     update.add_argument("--name")
     update.add_argument("--url")
     update.add_argument("--mode", choices=("SYNC", "ASYNC", "DYNAMIC"))
+    update.add_argument(
+        "--type", type=str.upper, choices=("EVENTBRIDGE",), help="turn an HTTP subscription into EVENTBRIDGE"
+    )
+    update.add_argument("--aws-account", help="EVENTBRIDGE: the AWS account id (12 digits)")
+    update.add_argument("--aws-region", help="EVENTBRIDGE: the AWS region")
     update.add_argument("--deadline")
     update.add_argument("--filter")
     toggle = update.add_mutually_exclusive_group()

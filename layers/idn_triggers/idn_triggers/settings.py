@@ -30,6 +30,17 @@ def _duration(value: Any) -> Any:
     return parse_duration(value.strip().upper()) if isinstance(value, str) else value
 
 
+def _trigger_pairs(value: Any) -> Any:
+    """`EXTRA_TRIGGERS="idn:new-thing=FIRE_AND_FORGET,idn:other=REQUEST_RESPONSE"`."""
+    if isinstance(value, str):
+        pairs = {}
+        for item in _csv(value):
+            trigger_id, _, trigger_type = item.partition("=")
+            pairs[trigger_id.strip()] = trigger_type.strip() or TriggerType.FIRE_AND_FORGET.value
+        return pairs
+    return value
+
+
 class EnvSettings(BaseModel):
     """Fields are named after their environment variables (upper case aliases)."""
 
@@ -78,17 +89,7 @@ class ReceiverSettings(ServedTriggers):
 
     _deadline = field_validator("response_deadline", mode="before")(_duration)
 
-    @field_validator("extra_triggers", mode="before")
-    @classmethod
-    def _pairs(cls, value: Any) -> Any:
-        """`EXTRA_TRIGGERS="idn:new-thing=FIRE_AND_FORGET,idn:other=REQUEST_RESPONSE"`."""
-        if isinstance(value, str):
-            pairs = {}
-            for item in _csv(value):
-                trigger_id, _, trigger_type = item.partition("=")
-                pairs[trigger_id.strip()] = trigger_type.strip() or TriggerType.FIRE_AND_FORGET.value
-            return pairs
-        return value
+    _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
 
     @model_validator(mode="after")
     def _secret_when_authenticated(self) -> ReceiverSettings:
@@ -120,6 +121,13 @@ class WorkerSettings(SailPointApiSettings, ServedTriggers):
     idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
     max_concurrency: int = Field(default=10, ge=1, le=100, alias="WORKER_CONCURRENCY")
     archive_bucket: str | None = Field(default=None, alias="ARCHIVE_BUCKET")  # unset = no archive
+    # EventBridge events carry no deadline of their own: the subscriptions' responseDeadline applies,
+    # and triggers not in the catalogue yet need their type (as in the receiver).
+    response_deadline: timedelta = Field(default=timedelta(hours=1), alias="RESPONSE_DEADLINE")
+    extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
+
+    _deadline = field_validator("response_deadline", mode="before")(_duration)
+    _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
 
 
 class TokenRefresherSettings(SailPointApiSettings):

@@ -1,12 +1,18 @@
 """Subscriptions as code: the SailPoint subscriptions this stack should have, applied idempotently.
 
-The stack's subscriptions are the ones whose URL starts with its webhook base URL. `apply` makes
-them match the desired list: PATCH what exists (in place), create what is missing, delete what is
-no longer wanted. The CloudFormation custom resource and local mode's demo both go through here.
+The stack's subscriptions are the ones whose URL starts with its webhook base URL (HTTP), or, for
+EVENTBRIDGE subscriptions, the ones of its name prefix whose `eventBridgeConfig` is the stack's own
+account and region. `apply` makes them match the desired list: PATCH what exists (in place), create
+what is missing, delete what is no longer wanted. An EVENTBRIDGE subscription is only done once its
+partner event source is associated with a bus and routed to the work queue: after creating it,
+`apply` waits (bounded) for SailPoint to create the source, then wires it through `PartnerBuses`;
+deleting one removes the rule and the bus first. The CloudFormation custom resource, local mode's
+demo and `idn-triggers subscriptions` all go through here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -14,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import known_triggers
+from idn_triggers.event_buses import PartnerBuses, Route
+from idn_triggers.eventbridge import partner_source_name
 from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound
 
 logger = Logger()
@@ -22,6 +30,20 @@ DispatchMode = Literal["SYNC", "ASYNC", "DYNAMIC"]
 
 class SubscriptionConflict(Exception):
     """A REQUEST_RESPONSE trigger already has a subscription that is not this stack's."""
+
+
+@dataclass(frozen=True)
+class EventBridgeTarget:
+    """Where EVENTBRIDGE subscriptions deliver: this account and region, wired to the work queue."""
+
+    account: str
+    region: str
+    buses: PartnerBuses
+    route: Route
+    source_wait_seconds: float = 60.0
+
+    def config(self) -> dict[str, str]:
+        return {"awsAccount": self.account, "awsRegion": self.region}
 
 
 class SubscriptionSpec(BaseModel):
@@ -60,12 +82,15 @@ class SubscriptionManager:
         auth_type: AuthType,
         credential: InboundSecret | None,
         name_prefix: str = "sailpoint-event-triggers",
+        *,
+        event_bridge: EventBridgeTarget | None = None,
     ) -> None:
         self.api = api
         self.webhook_base_url = webhook_base_url.rstrip("/") + "/"
         self.auth_type = auth_type
         self.credential = credential
         self.name_prefix = name_prefix
+        self.event_bridge = event_bridge  # set: this manager's subscriptions are EVENTBRIDGE ones
 
     def url(self, trigger_id: str) -> str:
         return self.webhook_base_url + trigger_id
@@ -79,11 +104,14 @@ class SubscriptionManager:
             "type": "HTTP",
             "responseDeadline": spec.response_deadline,
             "enabled": spec.enabled,
-            "httpConfig": {
-                "url": self.url(spec.trigger_id),
-                "httpDispatchMode": spec.mode,
-                **auth_config(self.auth_type, self.credential),
-            },
+        }
+        if self.event_bridge is not None:  # no response mode: request-response answers by callback
+            body.update(type="EVENTBRIDGE", eventBridgeConfig=self.event_bridge.config())
+            return body | ({"filter": spec.filter} if spec.filter else {})
+        body["httpConfig"] = {
+            "url": self.url(spec.trigger_id),
+            "httpDispatchMode": spec.mode,
+            **auth_config(self.auth_type, self.credential),
         }
         if spec.filter:
             body["filter"] = spec.filter
@@ -91,6 +119,15 @@ class SubscriptionManager:
 
     def ours(self) -> dict[str, dict[str, Any]]:
         """This stack's subscriptions by trigger id."""
+        if self.event_bridge is not None:
+            config = self.event_bridge.config()
+            return {
+                s["triggerId"]: s
+                for s in self.api.list_subscriptions()
+                if s.get("type") == "EVENTBRIDGE"
+                and s.get("eventBridgeConfig") == config
+                and str(s.get("name", "")).startswith(f"{self.name_prefix} ")
+            }
         return {
             s["triggerId"]: s
             for s in self.api.list_subscriptions()
@@ -112,25 +149,43 @@ class SubscriptionManager:
                     "subscription created",
                     extra={"trigger_id": trigger_id, "subscription_id": ids[trigger_id]},
                 )
+                self._wire_new(trigger_id, ids[trigger_id])
         for trigger_id, subscription in existing.items():
             if trigger_id not in wanted:
-                self._delete(str(subscription["id"]))
+                self._remove(subscription)
         return ids
 
     def remove_all(self) -> int:
         """Delete this stack's subscriptions (a missing one counts as deleted)."""
         existing = self.ours()
         for subscription in existing.values():
-            self._delete(str(subscription["id"]))
+            self._remove(subscription)
         return len(existing)
+
+    def source_name(self, trigger_id: str, subscription_id: str) -> str:
+        return partner_source_name(subscription_id, trigger_id)
+
+    def _wire_new(self, trigger_id: str, subscription_id: str) -> None:
+        """EVENTBRIDGE: wait for the partner source, then associate it; on failure the subscription
+        just created is deleted again, so a failed deploy leaves nothing behind."""
+        if self.event_bridge is None:
+            return
+        source = self.source_name(trigger_id, subscription_id)
+        try:
+            self.event_bridge.buses.wait_for_source(source, self.event_bridge.source_wait_seconds)
+            self.event_bridge.buses.associate(source, self.event_bridge.route)
+        except Exception:
+            self._delete(subscription_id)
+            raise
 
     def _update(self, existing: dict[str, Any], spec: SubscriptionSpec) -> str:
         """PATCH in place: the subscription keeps its id (and SailPoint its history)."""
         subscription_id = str(existing["id"])
         body = self.body(spec)
+        config_key = "httpConfig" if self.event_bridge is None else "eventBridgeConfig"
         operations = [
             {"op": "replace", "path": f"/{key}", "value": body[key]}
-            for key in ("name", "description", "enabled", "responseDeadline", "httpConfig")
+            for key in ("name", "description", "enabled", "responseDeadline", config_key)
         ]
         if spec.filter:
             operations.append({"op": "add", "path": "/filter", "value": spec.filter})
@@ -140,7 +195,18 @@ class SubscriptionManager:
         logger.info(
             "subscription updated", extra={"trigger_id": spec.trigger_id, "subscription_id": subscription_id}
         )
+        if self.event_bridge is not None:  # the served triggers or the queue may have changed
+            self.event_bridge.buses.associate(
+                self.source_name(spec.trigger_id, subscription_id), self.event_bridge.route
+            )
         return subscription_id
+
+    def _remove(self, subscription: dict[str, Any]) -> None:
+        """Delete one of ours: for EVENTBRIDGE the rule and the bus first, then the subscription."""
+        if self.event_bridge is not None:
+            source = self.source_name(str(subscription["triggerId"]), str(subscription["id"]))
+            self.event_bridge.buses.dissociate(source, self.event_bridge.route.rule_name)
+        self._delete(str(subscription["id"]))
 
     def _delete(self, subscription_id: str) -> None:
         try:
@@ -164,5 +230,6 @@ class SubscriptionManager:
                 raise SubscriptionConflict(
                     f"{subscription['triggerId']} allows one subscription and already has "
                     f"'{subscription.get('name')}' ({subscription.get('id')}, "
-                    f"{subscription.get('httpConfig', {}).get('url', 'no URL')}); delete it or remove the trigger"
+                    f"{subscription.get('httpConfig', {}).get('url', subscription.get('type', 'no URL'))}); "
+                    "delete it or remove the trigger"
                 )

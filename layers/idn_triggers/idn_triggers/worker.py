@@ -5,13 +5,16 @@ Every record ends in exactly one of three ways:
 - retried: the record fails with a visibility delay (backoff, or the tenant's Retry-After); a
   transient callback failure on the last allowed receive is re-queued as a fresh message instead, so
   only the deadline ends its retries;
-- dead-lettered: sent to the DLQ with a reason (poison message, deadline passed, callback refused,
+- dead-lettered: sent to the DLQ with a reason (poison message or malformed EventBridge event, deadline passed, callback refused,
   handler still failing on its last attempt, after completing the invocation with `error`).
 Duplicates of one invocation are absorbed by Powertools idempotency keyed on the invocation id.
+Records are the receiver's `QueuedInvocation`s or, with EventBridge subscriptions, SailPoint events a
+rule routed here; `idn_triggers.eventbridge` turns the latter into the former.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +27,10 @@ from pydantic import ValidationError
 
 from idn_triggers.archive import processed_record
 from idn_triggers.callback import CallbackOutcome
+from idn_triggers.catalogue import TriggerInfo, configured_trigger, known_triggers
 from idn_triggers.envelope import ResponseMode, callback_url_problem
 from idn_triggers.errors import TriggerError
+from idn_triggers.eventbridge import MalformedEvent, is_eventbridge_event, queued_from_event
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
 from idn_triggers.ports import Completions, DeliveryRecorder, QueueClient
 from idn_triggers.queue import QueuedInvocation, dead_letter_attributes
@@ -103,10 +108,9 @@ class Worker:
     def process_record(self, record: dict[str, Any]) -> WorkerOutcome:
         """Handle one SQS record; returns the outcome, raises to have the record retried."""
         receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        try:
-            message = QueuedInvocation.model_validate_json(record["body"])
-        except (ValidationError, KeyError, TypeError):
-            self.dead_letter(record, None, "malformed queue message: not a QueuedInvocation v1")
+        message, problem = self._message_from(record)
+        if message is None:
+            self.dead_letter(record, None, problem)
             return WorkerOutcome.POISON
         run = HandlerRun()
         try:
@@ -137,6 +141,34 @@ class Worker:
             logger.warning(
                 "delivery not archived", extra={**message.log_fields(), "error_type": type(error).__name__}
             )
+
+    def _message_from(self, record: dict[str, Any]) -> tuple[QueuedInvocation | None, str]:
+        """The receiver's queued message, or an EventBridge event through its one adapter; else None
+        and the dead-letter reason."""
+        body = record.get("body")
+        try:
+            data = json.loads(body) if isinstance(body, str) else None
+        except ValueError:
+            data = None
+        if is_eventbridge_event(data):
+            assert isinstance(data, dict)
+            try:
+                return queued_from_event(data, self._trigger_of, self.settings.response_deadline), ""
+            except MalformedEvent as error:
+                return None, f"malformed EventBridge event: {error}"
+        try:
+            return QueuedInvocation.model_validate_json(body), ""  # type: ignore[arg-type]  # TypeError below
+        except (ValidationError, TypeError):
+            return None, "malformed queue message: not a QueuedInvocation v1"
+
+    def _trigger_of(self, trigger_id: str) -> TriggerInfo | None:
+        """The trigger of an EventBridge event, if this worker serves it (catalogue or configured)."""
+        if not self.settings.is_enabled(trigger_id):
+            return None
+        info = known_triggers().get(trigger_id)
+        if info is None and trigger_id in self.settings.extra_triggers:
+            info = configured_trigger(trigger_id, self.settings.extra_triggers[trigger_id])
+        return info
 
     def _handle(
         self,
