@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,13 +33,9 @@ class FakeLambdaContext:
 def load_function(role: str) -> ModuleType:
     """Import functions/<role>/app.py afresh (cold start) under a unique module name.
 
-    Handler modules stay imported across tests, so their cached settings are cleared to read the
-    test's environment, as a new Lambda container would.
+    Handler modules stay imported across tests; the loader clears their cached settings so they
+    read the test's environment, as a new Lambda container would.
     """
-    for module_name in [name for name in sys.modules if name.startswith("trigger_handlers.")]:
-        cached_settings = getattr(sys.modules.get(module_name), "settings", None)
-        if cached_settings is not None and hasattr(cached_settings, "cache_clear"):
-            cached_settings.cache_clear()
     return load_function_module(ROOT / "functions" / role / "app.py", f"fn_{role}_{next(_counter)}")
 
 

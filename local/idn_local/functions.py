@@ -73,11 +73,23 @@ def merged_environment(stack: Stack, specs: list[FunctionSpec]) -> dict[str, str
     return merged
 
 
+def forget_handler_settings() -> None:
+    """Clear the settings handler modules cache (`@cache def settings()`), as a new container would.
+
+    Handler modules are imported once per process and shared by every function loaded in it; a
+    function loaded again (another local stack, another test) must read its own environment."""
+    for module in [m for name, m in sys.modules.items() if name.startswith("trigger_handlers.")]:
+        cached_settings = getattr(module, "settings", None)
+        if cached_settings is not None and hasattr(cached_settings, "cache_clear"):
+            cached_settings.cache_clear()
+
+
 def load_function_module(path: Path, module_name: str) -> ModuleType:
     """Import a function's handler file under a name of its own, as a fresh Lambda container does.
 
     Every function is an `app.py`, so each needs a unique module name; local mode and the tests
     both load functions through here."""
+    forget_handler_settings()
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     if module_spec is None or module_spec.loader is None:
         raise TemplateError(f"cannot load {path}")
