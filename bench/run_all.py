@@ -48,6 +48,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "layer_size": ([], ["--no-baseline"]),
+    "reconcile": ([], ["--entries", "100"]),
 }
 
 

@@ -23,3 +23,6 @@ class SimulatorConfig:
     max_body_bytes: int = 1024 * 1024
     public_url: str | None = None
     tenant: str = "simulated"
+    # The invocation history keeps successful invocations 24 h and failed ones 48 h (the spec).
+    success_retention_hours: float = 24.0
+    failure_retention_hours: float = 48.0

@@ -51,6 +51,7 @@ def run_bench(script: str, args: list[str], results: Path) -> subprocess.Complet
             ],
             "ASYNC invocations per level",
         ),
+        ("reconcile.py", ["--entries", "60"], "full pass (claim, queue, confirm)"),
         ("run_all.py", ["--quick", "--only", "cold_import"], "=== Goals ==="),
     ],
 )

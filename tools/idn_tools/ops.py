@@ -3,6 +3,8 @@
     python -m idn_tools.ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
     python -m idn_tools.ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
                                         [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
+    python -m idn_tools.ops recover --since DURATION [--trigger ID] [--all-subscriptions] [--dry-run] [--json]
+        (events SailPoint could not deliver, from the tenant's invocation history: see idn_tools.recover)
 
 Against AWS it uses boto3's default credentials and region; `--stack-name` reads the stack outputs
 `DeadLetterQueueUrl` and `WorkQueueUrl`. Against local mode (or any SQS emulation) give
@@ -32,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from idn_tools import recover
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -262,7 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     redrive.add_argument("--max", type=int, help="move at most this many")
     redrive.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
     redrive.add_argument("--method", choices=("copy", "move-task"), default="copy")
+    recover.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.group == "recover":
+        return recover.run(args)
     try:
         sqs, cloudformation = _clients(args)
         dlq_url, work_url = _queues(args, sqs, cloudformation)

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer, model_validator
 
 from idn_triggers.catalogue import TriggerType
-from idn_triggers.envelope import Delivery, DeliveryKind, ResponseMode
+from idn_triggers.envelope import METADATA_KEY, Delivery, DeliveryKind, ResponseMode
 
 CONTRACT_VERSION: Final = 1
 # SQS accepts 256 KiB per message by default; the envelope adds well under 4 KiB to the payload.
@@ -217,9 +217,20 @@ def _ids_in_body(body: str) -> tuple[str | None, str | None]:
 
 
 def payload_fingerprint(trigger_id: str, payload: dict[str, Any]) -> str:
-    """A stable id for a fire-and-forget event (SailPoint sends none): the same event hashes alike."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A stable id for a fire-and-forget event (SailPoint sends none): the same event hashes alike.
+
+    `_metadata` is left out: it is delivery data (a callback, a secret, an invocation id), not the
+    event, and the invocation history's `startInvocationInput.input` does not carry it."""
+    event = {key: value for key, value in payload.items() if key != METADATA_KEY}
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{trigger_id}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_key(trigger_id: str, payload: dict[str, Any], invocation_id: str | None = None) -> str:
+    """The one key a live delivery and its recovered copy share: `{trigger}#{invocation id}` when the
+    delivery carries SailPoint's invocation id (request-response, EventBridge), else
+    `{trigger}#{payload fingerprint}` (HTTP fire-and-forget, which carries no id)."""
+    return f"{trigger_id}#{invocation_id or payload_fingerprint(trigger_id, payload)}"
 
 
 def queued_invocation(
@@ -231,14 +242,13 @@ def queued_invocation(
     answerable = (
         trigger_type is TriggerType.REQUEST_RESPONSE and metadata is not None and metadata.callback_url
     )
-    fingerprint = payload_fingerprint(delivery.trigger_id, delivery.payload)
-    invocation_id = delivery.invocation_id or fingerprint
+    invocation_id = delivery.invocation_id or payload_fingerprint(delivery.trigger_id, delivery.payload)
     return QueuedInvocation(
         trigger_id=delivery.trigger_id,
         trigger_type=trigger_type,
         mode=delivery.response_mode if answerable else None,
         invocation_id=invocation_id,
-        idempotency_key=f"{delivery.trigger_id}#{invocation_id}",
+        idempotency_key=idempotency_key(delivery.trigger_id, delivery.payload, delivery.invocation_id),
         callback_url=metadata.callback_url if answerable and metadata else None,
         secret=metadata.secret if answerable and metadata else None,
         deadline=received + response_deadline if answerable else None,
@@ -247,12 +257,35 @@ def queued_invocation(
     )
 
 
-class QueueSender:
-    """Sends invocations to the work queue; the SQS client is created on first use."""
+def recovered_invocation(
+    trigger_id: str,
+    history_id: str,
+    payload: dict[str, Any],
+    key: str,
+    now: datetime | None = None,
+) -> QueuedInvocation:
+    """The message for a fire-and-forget event read back from the tenant's invocation history: the
+    worker runs it as a live one, and the handler is told it was recovered. `key` is the live
+    delivery's idempotency key (see `idempotency_key`), so a delivery that did get through is not
+    handled twice."""
+    return QueuedInvocation(
+        trigger_id=trigger_id,
+        trigger_type=TriggerType.FIRE_AND_FORGET,
+        mode=None,
+        invocation_id=history_id,
+        idempotency_key=key,
+        received_at=now or datetime.now(UTC),
+        payload={key_: value for key_, value in payload.items() if key_ != METADATA_KEY},
+        delivery=DeliveryKind.RECOVERED,
+    )
 
-    def __init__(self, queue_url: str) -> None:
+
+class QueueSender:
+    """Sends invocations to the work queue; the SQS client is created on first use (or given)."""
+
+    def __init__(self, queue_url: str, client: Any = None) -> None:
         self.queue_url = queue_url
-        self._client: Any = None
+        self._client: Any = client
 
     def send(self, message: QueuedInvocation) -> str:
         if self._client is None:

@@ -30,6 +30,17 @@ def _duration(value: Any) -> Any:
     return parse_duration(value.strip().upper()) if isinstance(value, str) else value
 
 
+def _trigger_pairs(value: Any) -> Any:
+    """`EXTRA_TRIGGERS="idn:new-thing=FIRE_AND_FORGET,idn:other=REQUEST_RESPONSE"`."""
+    if isinstance(value, str):
+        pairs = {}
+        for item in _csv(value):
+            trigger_id, _, trigger_type = item.partition("=")
+            pairs[trigger_id.strip()] = trigger_type.strip() or TriggerType.FIRE_AND_FORGET.value
+        return pairs
+    return value
+
+
 class EnvSettings(BaseModel):
     """Fields are named after their environment variables (upper case aliases)."""
 
@@ -75,17 +86,7 @@ class ReceiverSettings(ServedTriggers):
 
     _deadline = field_validator("response_deadline", mode="before")(_duration)
 
-    @field_validator("extra_triggers", mode="before")
-    @classmethod
-    def _pairs(cls, value: Any) -> Any:
-        """`EXTRA_TRIGGERS="idn:new-thing=FIRE_AND_FORGET,idn:other=REQUEST_RESPONSE"`."""
-        if isinstance(value, str):
-            pairs = {}
-            for item in _csv(value):
-                trigger_id, _, trigger_type = item.partition("=")
-                pairs[trigger_id.strip()] = trigger_type.strip() or TriggerType.FIRE_AND_FORGET.value
-            return pairs
-        return value
+    _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
 
     @model_validator(mode="after")
     def _secret_when_authenticated(self) -> ReceiverSettings:
@@ -140,3 +141,18 @@ class SubscriptionsSettings(SailPointApiSettings):
 
     auth_type: AuthType = Field(alias="INBOUND_AUTH_TYPE")
     inbound_secret_id: str | None = Field(default=None, alias="INBOUND_SECRET_ID")
+
+
+class ReconcilerSettings(SailPointApiSettings):
+    """The reconciler: reads the invocation history and queues what SailPoint could not deliver."""
+
+    recovery_table: str = Field(alias="RECOVERY_TABLE", min_length=1)
+    queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
+    webhook_base_url: str = Field(alias="WEBHOOK_BASE_URL", min_length=1)
+    grace: timedelta = Field(default=timedelta(minutes=15), alias="RECOVERY_GRACE")
+    lookback: timedelta = Field(default=timedelta(hours=2), alias="RECOVERY_LOOKBACK")
+    include_tests: bool = Field(default=False, alias="RECOVER_TEST_INVOCATIONS")
+    extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
+
+    _durations = field_validator("grace", "lookback", mode="before")(_duration)
+    _extra = field_validator("extra_triggers", mode="before")(_trigger_pairs)
