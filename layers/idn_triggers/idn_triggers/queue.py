@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +25,7 @@ from idn_triggers.envelope import METADATA_KEY, Delivery, DeliveryKind, Response
 CONTRACT_VERSION: Final = 1
 # SQS accepts 256 KiB per message by default; the envelope adds well under 4 KiB to the payload.
 MAX_QUEUED_PAYLOAD_BYTES = 250 * 1024
+SQS_BATCH: Final = 10  # SendMessageBatch: at most 10 messages, 256 KiB together
 
 
 class QueueAttribute(StrEnum):
@@ -287,7 +288,7 @@ class QueueSender:
         self.queue_url = queue_url
         self._client: Any = client
 
-    def send(self, message: QueuedInvocation) -> str:
+    def _sqs(self) -> Any:
         if self._client is None:
             import boto3
 
@@ -295,9 +296,31 @@ class QueueSender:
 
             keep_sdk_logs_free_of_secrets()
             self._client = boto3.client("sqs")
-        response = self._client.send_message(
+        return self._client
+
+    def send(self, message: QueuedInvocation) -> str:
+        response = self._sqs().send_message(
             QueueUrl=self.queue_url,
             MessageBody=message.model_dump_json(),
             MessageAttributes=message.sqs_attributes(),
         )
         return str(response["MessageId"])
+
+    def send_batch(self, messages: Sequence[QueuedInvocation]) -> list[str | None]:
+        """Up to 10 messages (256 KiB in all) in one SendMessageBatch: each one's message id, or
+        None for a message SQS refused (the caller retries it later)."""
+        if not 0 < len(messages) <= SQS_BATCH:
+            raise ValueError(f"a batch holds 1 to {SQS_BATCH} messages")
+        response = self._sqs().send_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[
+                {
+                    "Id": str(index),
+                    "MessageBody": message.model_dump_json(),
+                    "MessageAttributes": message.sqs_attributes(),
+                }
+                for index, message in enumerate(messages)
+            ],
+        )
+        sent = {int(entry["Id"]): str(entry["MessageId"]) for entry in response.get("Successful", [])}
+        return [sent.get(index) for index in range(len(messages))]

@@ -23,7 +23,7 @@ by the worker's idempotency instead of running twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,7 +32,7 @@ from typing import Any, Final, Protocol
 from aws_lambda_powertools import Logger
 
 from idn_triggers.catalogue import TriggerType, known_triggers
-from idn_triggers.queue import QueuedInvocation, idempotency_key, recovered_invocation
+from idn_triggers.queue import SQS_BATCH, QueuedInvocation, idempotency_key, recovered_invocation
 from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound
 
 logger = Logger()
@@ -42,6 +42,7 @@ HISTORY_CAP: Final = 2000  # the status endpoint returns at most this many invoc
 PAGE_SIZE: Final = 250  # SailPoint's largest page
 WATERMARK_ID: Final = "watermark"
 CLAIM_LEASE: Final = timedelta(minutes=5)  # a crashed pass's claim is taken over after this
+BATCH_BYTES: Final = 200 * 1024  # SendMessageBatch takes 256 KiB in all; room for the attributes
 STATE_TTL: Final = timedelta(hours=72)  # state outlives the history's retention, then DynamoDB drops it
 
 
@@ -249,9 +250,11 @@ class RecoveryState(Protocol):
 
     def record_success(self, at: datetime) -> None: ...
 
+    def done(self, item_ids: Sequence[str]) -> set[str]: ...
+
     def claim(self, item_id: str, now: datetime) -> bool: ...
 
-    def confirm(self, item_id: str, state: str) -> None: ...
+    def confirm(self, item_ids: Sequence[str], state: str) -> None: ...
 
     def release(self, item_id: str) -> None: ...
 
@@ -292,6 +295,28 @@ class DynamoDBRecoveryState:
                 },
             )
 
+    def done(self, item_ids: Sequence[str]) -> set[str]:
+        """The items already queued or reported (BatchGetItem, 100 a call): a steady pass costs a
+        few reads, not one conditional write per failure still in the history."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), 100):
+            keys: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{"id": {"S": item}} for item in unique[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(5):
+                response = self.client.batch_get_item(RequestItems=keys)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    if item.get("state", {}).get("S") in ("queued", "reported"):
+                        found.add(item["id"]["S"])
+                keys = response.get("UnprocessedKeys") or {}
+                if not keys:
+                    break
+        return found
+
     def claim(self, item_id: str, now: datetime) -> bool:
         """Take `item_id` for this pass: free, or claimed by a pass whose lease ran out (it crashed
         between claiming and confirming). False when it is done or another pass holds it."""
@@ -315,14 +340,30 @@ class DynamoDBRecoveryState:
             return False
         return True
 
-    def confirm(self, item_id: str, state: str) -> None:
-        self.client.update_item(
-            TableName=self.table,
-            Key={"id": {"S": item_id}},
-            UpdateExpression="SET #state = :state REMOVE lease_until",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":state": {"S": state}},
-        )
+    def confirm(self, item_ids: Sequence[str], state: str, now: datetime | None = None) -> None:
+        """Mark claimed items done (`queued`/`reported`): BatchWriteItem, 25 at a time. An item left
+        claimed (the write failed) is taken over after its lease: at worst queued again, which the
+        worker's idempotency absorbs."""
+        expiration = str(int(((now or datetime.now(UTC)) + STATE_TTL).timestamp()))
+        for start in range(0, len(item_ids), 25):
+            requests: dict[str, Any] = {
+                self.table: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "id": {"S": item},
+                                "state": {"S": state},
+                                "expiration": {"N": expiration},
+                            }
+                        }
+                    }
+                    for item in item_ids[start : start + 25]
+                ]
+            }
+            for _ in range(3):
+                requests = self.client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+                if not requests:
+                    break
 
     def release(self, item_id: str) -> None:
         """Give a claim back after a failed send, so the next pass tries again."""
@@ -337,7 +378,7 @@ class DynamoDBRecoveryState:
 
 
 class Sender(Protocol):
-    def send(self, message: QueuedInvocation) -> str: ...
+    def send_batch(self, messages: Sequence[QueuedInvocation]) -> list[str | None]: ...
 
 
 # -- one pass ------------------------------------------------------------------------------------
@@ -448,8 +489,19 @@ class Reconciler:
         )
         if self.state is None or self.sender is None:
             return report
+        claimed: list[Finding] = []
+        done = self.state.done([_item(finding) for finding in report.findings])
         for finding in report.findings:
-            self._act(finding, report, now)
+            if _item(finding) in done:
+                report.already_done += 1
+            elif finding.action is Action.UNRECOVERABLE:
+                self._report_unrecoverable(finding, report, now)
+            elif self.state.claim(f"queued#{finding.key}", now):
+                claimed.append(finding)
+            else:
+                report.already_done += 1
+        for batch in _batches(claimed, now):
+            self._queue(batch, report, now)
         if report.complete:
             self.state.record_success(now)
         return report
@@ -465,44 +517,81 @@ class Reconciler:
             self.api.family = "beta"
             return call()
 
-    def _act(self, finding: Finding, report: PassReport, now: datetime) -> None:
-        assert self.state is not None and self.sender is not None
+    def _report_unrecoverable(self, finding: Finding, report: PassReport, now: datetime) -> None:
+        """Log and count it once (`reported#<id>`): the alarm fires once per invocation."""
+        assert self.state is not None
         entry = finding.entry
-        ids = {
-            "invocation_id": entry.id,
-            "trigger_id": entry.trigger_id,
-            "subscription_id": entry.subscription_id,
-        }
-        if finding.action is Action.UNRECOVERABLE:
-            item = f"reported#{entry.id}"
-            if not self.state.claim(item, now):
-                report.already_done += 1
-                return
-            self.state.confirm(item, "reported")
-            report.unrecoverable.append(finding)
-            logger.error(
-                "unrecoverable invocation: a failed request-response invocation cannot be answered "
-                "any more; a failed event older than the retention is not queued",
-                extra={**ids, "created": finding.row()["created"], "reason": finding.reason},
-            )
-            return
-        item = f"queued#{finding.key}"
+        item = f"reported#{entry.id}"
         if not self.state.claim(item, now):
             report.already_done += 1
             return
-        message = recovered_invocation(entry.trigger_id, entry.id, entry.input, finding.key, now)
+        self.state.confirm([item], "reported")
+        report.unrecoverable.append(finding)
+        logger.error(
+            "unrecoverable invocation: a failed request-response invocation cannot be answered "
+            "any more; a failed event older than the retention is not queued",
+            extra={**_ids(entry), "invocation_created": finding.row()["created"], "reason": finding.reason},
+        )
+
+    def _queue(
+        self, batch: list[tuple[Finding, QueuedInvocation]], report: PassReport, now: datetime
+    ) -> None:
+        """Send claimed findings in one SendMessageBatch, confirm the sent ones, release the rest."""
+        assert self.state is not None and self.sender is not None
         try:
-            self.sender.send(message)
-        except Exception as error:  # the claim goes back; the next pass tries again
-            self.state.release(item)
-            report.send_failures += 1
-            logger.error(
-                "could not queue a recovered invocation", extra={**ids, "error_type": type(error).__name__}
+            sent = self.sender.send_batch([message for _, message in batch])
+        except Exception as error:  # the claims go back; the next pass tries again
+            logger.error("could not queue recovered invocations", extra={"error_type": type(error).__name__})
+            sent = [None] * len(batch)
+        confirmed = []
+        for (finding, _), message_id in zip(batch, sent, strict=True):
+            item = f"queued#{finding.key}"
+            if message_id is None:
+                self.state.release(item)
+                report.send_failures += 1
+                logger.error(
+                    "recovered invocation not queued; the next pass retries", extra=_ids(finding.entry)
+                )
+                continue
+            confirmed.append(item)
+            report.queued.append(finding)
+            logger.info(
+                "recovered invocation queued", extra={**_ids(finding.entry), "reason": finding.reason}
             )
-            return
-        self.state.confirm(item, "queued")
-        report.queued.append(finding)
-        logger.info("recovered invocation queued", extra={**ids, "reason": finding.reason})
+        if confirmed:
+            self.state.confirm(confirmed, "queued")
+
+
+def _item(finding: Finding) -> str:
+    """The state item of a finding: one per event queued, one per invocation reported."""
+    if finding.action is Action.QUEUE:
+        return f"queued#{finding.key}"
+    return f"reported#{finding.entry.id}"
+
+
+def _ids(entry: HistoryEntry) -> dict[str, str]:
+    return {
+        "invocation_id": entry.id,
+        "trigger_id": entry.trigger_id,
+        "subscription_id": entry.subscription_id,
+    }
+
+
+def _batches(claimed: list[Finding], now: datetime) -> Iterator[list[tuple[Finding, QueuedInvocation]]]:
+    """Messages in SendMessageBatch-sized groups: 10 at most, under 256 KiB together."""
+    batch: list[tuple[Finding, QueuedInvocation]] = []
+    size = 0
+    for finding in claimed:
+        entry = finding.entry
+        message = recovered_invocation(entry.trigger_id, entry.id, entry.input, finding.key, now)
+        length = len(message.model_dump_json()) + 1024  # the attributes, generously
+        if batch and (len(batch) == SQS_BATCH or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((finding, message))
+        size += length
+    if batch:
+        yield batch
 
 
 def rows(findings: Iterable[Finding]) -> Iterator[dict[str, str]]:
