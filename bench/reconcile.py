@@ -19,6 +19,7 @@ Figures: wall time, SailPoint API calls (the simulator's request counter), entri
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import record, start_moto, table
+from common import BENCH_ENV, record, start_moto, table
 
 TRIGGER = "idn:identity-attributes-changed"
 
@@ -66,11 +67,42 @@ def fill_history(simulator: Any, webhook: str, entries: int, failed_share: float
     return sum(1 for r in simulator.invocations() if r.state is InvocationState.FAILED)
 
 
+def show(runs: list[dict[str, Any]], entries: int, failed: int, share: float) -> None:
+    baseline = runs[0]["seconds"] or 1e-9
+    rows = [("pass", "seconds", "x baseline", "SailPoint calls", "count")]
+    for run in runs:
+        rows.append(
+            (
+                run["label"],
+                f"{run['seconds']:.3f}",
+                f"{run['seconds'] / baseline:.1f}",
+                str(run["sailpoint_calls"]),
+                str(run["result"]),
+            )
+        )
+    print(f"history: {entries} REAL_TIME entries, {failed} failed (fault switch {share:.0%})")
+    print(table(rows))
+    record(
+        "reconcile",
+        {
+            "entries": entries,
+            "failed": failed,
+            "runs": [{k: v for k, v in run.items()} for run in runs],
+        },
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=2000)
     parser.add_argument("--failed-share", type=float, default=0.3)
     args = parser.parse_args(argv)
+    # moto takes any credentials; never the caller's real ones
+    os.environ.update(
+        {key: BENCH_ENV[key] for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
 
     import boto3
     from pydantic import SecretStr
@@ -150,30 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         moto.terminate()
         moto.wait(timeout=10)
 
-    baseline = runs[0]["seconds"] or 1e-9
-    rows = [("pass", "seconds", "x baseline", "SailPoint calls", "count")]
-    for run in runs:
-        rows.append(
-            (
-                run["label"],
-                f"{run['seconds']:.3f}",
-                f"{run['seconds'] / baseline:.1f}",
-                str(run["sailpoint_calls"]),
-                str(run["result"]),
-            )
-        )
-    print(
-        f"history: {args.entries} REAL_TIME entries, {failed} failed (fault switch {args.failed_share:.0%})"
-    )
-    print(table(rows))
-    record(
-        "reconcile",
-        {
-            "entries": args.entries,
-            "failed": failed,
-            "runs": [{k: v for k, v in run.items()} for run in runs],
-        },
-    )
+    show(runs, args.entries, failed, args.failed_share)
     return 0
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -42,6 +43,7 @@ HISTORY_CAP: Final = 2000  # the status endpoint returns at most this many invoc
 PAGE_SIZE: Final = 250  # SailPoint's largest page
 WATERMARK_ID: Final = "watermark"
 CLAIM_LEASE: Final = timedelta(minutes=5)  # a crashed pass's claim is taken over after this
+CLAIM_THREADS: Final = 8  # claims are independent conditional writes; boto3 clients are thread-safe
 BATCH_BYTES: Final = 200 * 1024  # SendMessageBatch takes 256 KiB in all; room for the attributes
 STATE_TTL: Final = timedelta(hours=72)  # state outlives the history's retention, then DynamoDB drops it
 
@@ -489,17 +491,20 @@ class Reconciler:
         )
         if self.state is None or self.sender is None:
             return report
-        claimed: list[Finding] = []
         done = self.state.done([_item(finding) for finding in report.findings])
+        to_claim: list[Finding] = []
         for finding in report.findings:
             if _item(finding) in done:
                 report.already_done += 1
             elif finding.action is Action.UNRECOVERABLE:
                 self._report_unrecoverable(finding, report, now)
-            elif self.state.claim(f"queued#{finding.key}", now):
-                claimed.append(finding)
             else:
-                report.already_done += 1
+                to_claim.append(finding)
+        state = self.state
+        with ThreadPoolExecutor(max_workers=CLAIM_THREADS) as pool:  # one conditional write each
+            won = list(pool.map(lambda finding: state.claim(_item(finding), now), to_claim))
+        claimed = [finding for finding, ok in zip(to_claim, won, strict=True) if ok]
+        report.already_done += len(to_claim) - len(claimed)
         for batch in _batches(claimed, now):
             self._queue(batch, report, now)
         if report.complete:
