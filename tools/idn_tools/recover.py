@@ -87,6 +87,7 @@ def add_parser(commands: Any) -> None:
     recover.add_argument("--region")
     recover.add_argument("--tenant-url", help="tenant API base URL (env SAILPOINT_TENANT_URL)")
     recover.add_argument("--client-id", help="API client id (env SAILPOINT_CLIENT_ID)")
+    recover.add_argument("-v", "--verbose", action="store_true", help="the library's log lines, on stderr")
     recover.add_argument("--grace", default="PT15M", help="not completed after this long counts as failed")
 
 
@@ -179,7 +180,21 @@ def _warn(report: PassReport) -> None:
         )
 
 
+def _quiet_library_logs(verbose: bool) -> None:
+    """The command prints its own rows, warnings and summary; the library's JSON log lines go to
+    stderr, and only with --verbose (stdout stays one JSON object per line)."""
+    import logging
+
+    from idn_triggers.recovery import logger
+
+    for handler in logging.getLogger(logger.name).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+    logger.setLevel("INFO" if verbose else "CRITICAL")
+
+
 def run(args: argparse.Namespace) -> int:
+    _quiet_library_logs(args.verbose)
     try:
         since = parse_since(args.since)
         grace = parse_since(args.grace)
