@@ -57,8 +57,23 @@ class WorkerWatch:
         return None
 
 
+def wait_for_the_first_scheduled_pass(runner: LocalRunner, timeout: float = 30.0) -> None:
+    """Local mode runs the reconciler at start, as its schedule would: let that pass end first, so
+    the pass below is the one that finds the lost event (a pass ends by recording its success)."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=runner.aws_endpoint, region_name="us-east-1")
+    [table] = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-RecoveryStateTable")]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if "Item" in dynamodb.get_item(TableName=table, Key={"id": {"S": "watermark"}}, ConsistentRead=True):
+            return
+        time.sleep(0.2)
+
+
 def run(runner: LocalRunner) -> int:
     assert runner.simulator is not None and runner.tenant is not None
+    wait_for_the_first_scheduled_pass(runner)
     watch = WorkerWatch(runner)
     runner.tenant.create_subscription(
         {
@@ -98,7 +113,19 @@ def run(runner: LocalRunner) -> int:
 
 
 def main() -> int:
-    options = LocalOptions(port=0, auth=InboundAuth.parse(f"bearer:{TOKEN}"))
+    import logging
+
+    from idn_local import line_output
+
+    line_output.install()
+    for noisy in ("werkzeug", "botocore", "urllib3", "idn_simulator", "idn_local"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    options = LocalOptions(
+        port=0,
+        auth=InboundAuth.parse(f"bearer:{TOKEN}"),
+        parameter_overrides={"LogLevel": "WARNING"},  # the story, not every function's log line
+        schedule_periods={"ReconcilerFunction": 3600},
+    )
     with LocalRunner(options) as runner:
         return run(runner)
 
