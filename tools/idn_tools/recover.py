@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from datetime import timedelta
 from typing import Any
+
+from pydantic import SecretStr
 
 from idn_triggers.durations import parse_duration
 from idn_triggers.queue import QueueSender
@@ -33,7 +36,7 @@ from idn_triggers.recovery import (
     stack_subscriptions,
 )
 from idn_triggers.sailpoint_api import SailPointApiError, SailPointClient
-from idn_triggers.tokens import TokenUnavailable
+from idn_triggers.tokens import ClientCredentials, ClientCredentialsTokenProvider, TokenUnavailable
 
 _HUMAN = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
@@ -92,13 +95,29 @@ def add_parser(commands: Any) -> None:
 
 
 def _tenant(args: argparse.Namespace) -> SailPointClient:
-    from idn_tools.tenant_cli import UsageError, client
-
-    args.client_secret, args.client_secret_id, args.api = None, None, "v1"
-    try:
-        return client(args)
-    except UsageError as error:
-        raise RecoverUsageError(str(error)) from None
+    """The tenant's API client from SAILPOINT_TENANT_URL, SAILPOINT_CLIENT_ID, SAILPOINT_CLIENT_SECRET
+    (the flags override the first two; the secret is read from the environment only)."""
+    url = args.tenant_url or os.environ.get("SAILPOINT_TENANT_URL")
+    client_id = args.client_id or os.environ.get("SAILPOINT_CLIENT_ID")
+    secret = os.environ.get("SAILPOINT_CLIENT_SECRET")
+    missing = [
+        name
+        for name, value in (
+            ("SAILPOINT_TENANT_URL", url),
+            ("SAILPOINT_CLIENT_ID", client_id),
+            ("SAILPOINT_CLIENT_SECRET", secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise RecoverUsageError(
+            f"set {', '.join(missing)} (the tenant and the API client, as for idn-triggers; the client "
+            "needs the sp:trigger-service-invocation-status:read and subscriptions read scopes)"
+        )
+    assert url and client_id and secret
+    credentials = ClientCredentials(client_id=client_id, client_secret=SecretStr(secret))
+    base = url.rstrip("/")
+    return SailPointClient(base, ClientCredentialsTokenProvider(base, lambda: credentials))
 
 
 def _stack_outputs(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, str]:
