@@ -62,8 +62,9 @@ def wait_for_the_first_scheduled_pass(runner: LocalRunner, timeout: float = 30.0
     the pass below is the one that finds the lost event (a pass ends by recording its success)."""
     import boto3
 
+    assert runner.stack is not None
     dynamodb = boto3.client("dynamodb", endpoint_url=runner.aws_endpoint, region_name="us-east-1")
-    [table] = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-RecoveryStateTable")]
+    table = runner.stack.physical_ids["RecoveryStateTable"]
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if "Item" in dynamodb.get_item(TableName=table, Key={"id": {"S": "watermark"}}, ConsistentRead=True):
