@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    from idn_local import line_output
+
+    line_output.install()  # every function prints in this one process: keep their lines whole
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:
         logging.getLogger("idn_local.gateway_server").setLevel(logging.WARNING)

@@ -27,3 +27,6 @@ class SimulatorConfig:
     # EVENTBRIDGE subscriptions: the AWS endpoint (an emulator such as moto's server) where partner
     # event sources are created and events put; None = EVENTBRIDGE deliveries fail with that reason.
     aws_endpoint_url: str | None = None
+    # The invocation history keeps successful invocations 24 h and failed ones 48 h (the spec).
+    success_retention_hours: float = 24.0
+    failure_retention_hours: float = 48.0

@@ -1,8 +1,11 @@
 """Fault injection: make the tenant misbehave on purpose, for the next N matching requests, or at
 random for a share of them.
 
-Three scopes: ``completions`` (POST .../{id}/complete), ``requests`` (every API request except
-the token endpoint and the ``/_sim`` admin endpoints) and ``token`` (POST /oauth/token). A fault
+Four scopes: ``completions`` (POST .../{id}/complete), ``requests`` (every API request except
+the token endpoint and the ``/_sim`` admin endpoints), ``token`` (POST /oauth/token) and
+``deliveries`` (the tenant's POSTs to subscription URLs: a ``status`` is recorded as the answer
+without delivering, ``reset`` as a refused connection, ``delivered`` delivers and then records a
+timeout, as when the subscriber processed the event too slowly). A fault
 delays the request, answers it with an error status (429 carries Retry-After), or both; or it
 resets the connection without any answer. A failed request has no effect on the tenant's state,
 so a client's retry can succeed. Queued faults (``add``) come first; when none is pending, a scope
@@ -20,7 +23,7 @@ from typing import Any
 
 from .api_errors import ApiError, error_response, too_many_requests
 
-SCOPES = ("completions", "requests", "token")
+SCOPES = ("completions", "requests", "token", "deliveries")
 
 
 class ConnectionDropped(Exception):
@@ -36,6 +39,7 @@ class Fault:
     retry_after: int | None = None
     delay_seconds: float = 0.0
     reset: bool = False
+    delivered: bool = False  # deliveries only: POST it, then record the invocation as timed out
 
     def error(self) -> ApiError | None:
         """The answer this fault forces, or None when it only delays."""

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +33,32 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class SimulatorClock:
+    """The tenant's clock: real time plus an offset tests can move (retention, deadlines, history
+    timestamps all read it), without sleeping for hours."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset = timedelta()
+
+    @property
+    def offset(self) -> timedelta:
+        with self._lock:
+            return self._offset
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -156,9 +182,18 @@ class InvocationRecord:
 class Invocations:
     """All invocations of the tenant, with the completion rules."""
 
-    def __init__(self, catalogue: TenantTriggers, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        catalogue: TenantTriggers,
+        clock: Clock = utcnow,
+        *,
+        success_retention: timedelta = timedelta(hours=24),
+        failure_retention: timedelta = timedelta(hours=48),
+    ) -> None:
         self._catalogue = catalogue
         self._clock = clock
+        self.success_retention = success_retention
+        self.failure_retention = failure_retention
         self._changed = threading.Condition()
         self._records: dict[str, InvocationRecord] = {}
 
@@ -327,8 +362,23 @@ class Invocations:
         )
 
     def _expire_due(self) -> None:
-        """Fail REQUEST_RESPONSE invocations still open after their deadline (caller holds the lock)."""
+        """Fail REQUEST_RESPONSE invocations still open after their deadline, and forget what the
+        history no longer keeps: successful invocations after 24 h, the others after 48 h (caller
+        holds the lock)."""
         now = self._clock()
+        forgotten = [
+            record.id
+            for record in self._records.values()
+            if record.created
+            <= now
+            - (
+                self.success_retention
+                if record.state is InvocationState.COMPLETED
+                else self.failure_retention
+            )
+        ]
+        for invocation_id in forgotten:
+            del self._records[invocation_id]
         expired = [
             record
             for record in self._records.values()

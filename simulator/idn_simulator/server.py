@@ -19,6 +19,7 @@ import struct
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,6 +28,7 @@ from jayway_filter import UnsupportedFilterError, validate_filter
 
 from .api_errors import ApiError, bad_request, error_response, not_found
 from .faults import SCOPES, ConnectionDropped, Fault
+from .invocations import iso
 from .listing import apply_filters, apply_sorters, paginate
 from .state import REAL_TIME, TEST, Tenant
 
@@ -114,6 +116,7 @@ class Api:
             (re.compile(r"^/_sim/reset$"), {"POST": self.admin_reset}),
             (re.compile(r"^/_sim/config$"), {"GET": self.admin_config, "POST": self.admin_set_config}),
             (re.compile(r"^/_sim/events$"), {"POST": self.admin_fire_event}),
+            (re.compile(r"^/_sim/clock$"), {"GET": self.admin_clock, "POST": self.admin_advance_clock}),
         ]
 
     # Dispatch ----------------------------------------------------------------------------------
@@ -345,11 +348,20 @@ class Api:
         body = request.json()
         if not isinstance(body, dict) or not body:
             raise bad_request(f"body must map a scope ({', '.join(SCOPES)}) to a fault")
-        parsed: list[tuple[str, int, Fault]] = []
+        parsed: list[tuple[str, int, Fault, float | None, int | None]] = []
         for scope, spec in body.items():
             if scope not in SCOPES or not isinstance(spec, dict):
                 raise bad_request(f"unknown fault scope '{scope}'; use {', '.join(SCOPES)} with an object")
-            unknown = set(spec) - {"count", "status", "retry_after", "delay_seconds", "reset"}
+            unknown = set(spec) - {
+                "count",
+                "status",
+                "retry_after",
+                "delay_seconds",
+                "reset",
+                "delivered",
+                "rate",
+                "seed",
+            }
             if unknown:
                 raise bad_request(f"{scope}: unknown keys {', '.join(sorted(unknown))}")
             try:
@@ -361,17 +373,25 @@ class Api:
                     retry_after=int(retry_after) if retry_after is not None else None,
                     delay_seconds=float(spec.get("delay_seconds", 0)),
                     reset=spec.get("reset", False) is True,
+                    delivered=spec.get("delivered", False) is True,
                 )
+                rate = float(spec["rate"]) if "rate" in spec else None
+                seed = int(spec["seed"]) if spec.get("seed") is not None else None
             except (TypeError, ValueError):
                 raise bad_request(
-                    f"{scope}: count, status and retry_after are integers, delay_seconds a number"
+                    f"{scope}: count, status, retry_after and seed are integers, delay_seconds and rate numbers"
                 ) from None
-            if fault.status is None and not fault.delay_seconds and not fault.reset:
+            if fault.status is None and not fault.delay_seconds and not fault.reset and not fault.delivered:
                 raise bad_request(f"{scope}: give a status, a delay_seconds, a reset, or a combination")
-            parsed.append((scope, count, fault))
-        for scope, count, fault in parsed:
+            if fault.delivered and scope != "deliveries":
+                raise bad_request(f"{scope}: delivered applies to the deliveries scope only")
+            parsed.append((scope, count, fault, rate, seed))
+        for scope, count, fault, rate, seed in parsed:
             try:
-                self.tenant.faults.add(scope, count, fault)
+                if rate is None:
+                    self.tenant.faults.add(scope, count, fault)
+                else:  # a share of the requests from now on, until rate 0 or a reset
+                    self.tenant.faults.set_random(scope, rate, [fault], seed)
             except ValueError as err:
                 raise bad_request(f"{scope}: {err}") from None
         return Response(200, self.tenant.faults.pending())
@@ -414,6 +434,24 @@ class Api:
                 raise bad_request("token_lifetime must be a positive integer (seconds)")
             self.tenant.tokens.lifetime = lifetime
         return self.admin_config(request)
+
+    def admin_clock(self, _: Request) -> Response:
+        return Response(
+            200,
+            {
+                "now": iso(self.tenant.clock.now()),
+                "offsetSeconds": self.tenant.clock.offset.total_seconds(),
+            },
+        )
+
+    def admin_advance_clock(self, request: Request) -> Response:
+        """``{"advanceSeconds": 3600}``: move the tenant's clock (retention, deadlines, timestamps)."""
+        body = request.json()
+        seconds = body.get("advanceSeconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            raise bad_request('body is {"advanceSeconds": N} (a number, negative moves back)')
+        self.tenant.clock.advance(timedelta(seconds=seconds))
+        return self.admin_clock(request)
 
     def admin_fire_event(self, request: Request) -> Response:
         """A REAL_TIME event: ``{"triggerId": ..., "input": {...}}`` to the enabled subscriptions."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from .config import SimulatorConfig
-from .faults import Faults
+from .faults import Fault, Faults
 from .invocations import InvocationRecord, InvocationState
 from .server import Api, SimulatorHTTPServer
 from .state import REAL_TIME, SimulatorStats, Tenant
@@ -115,6 +116,36 @@ class TenantSimulator:
     def set_token_lifetime(self, seconds: int) -> None:
         """``expires_in`` of tokens issued from now on."""
         self._tenant.tokens.lifetime = seconds
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the tenant's clock: history timestamps, retention and deadlines follow it."""
+        self._tenant.clock.advance(delta)
+
+    def now(self) -> datetime:
+        """The tenant's time (real time plus what ``advance_clock`` added)."""
+        return self._tenant.clock.now()
+
+    def set_retention(self, *, success: timedelta | None = None, failure: timedelta | None = None) -> None:
+        """How long the invocation history keeps successful (24 h) and failed (48 h) invocations."""
+        if success is not None:
+            self._tenant.invocations.success_retention = success
+        if failure is not None:
+            self._tenant.invocations.failure_retention = failure
+
+    def fail_deliveries(
+        self,
+        share: float,
+        *,
+        status: int | None = 503,
+        refused: bool = False,
+        delivered: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        """From now on, ``share`` of deliveries fail: answered ``status`` without reaching the
+        subscriber, refused (``refused``), or delivered and then timed out (``delivered``).
+        ``share`` 0 stops it."""
+        fault = Fault(status=None if refused or delivered else status, reset=refused, delivered=delivered)
+        self._tenant.faults.set_random("deliveries", share, [fault], seed)
 
     def reset(self) -> None:
         """Forget subscriptions, invocations, tokens, faults and counters."""

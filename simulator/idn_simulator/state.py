@@ -13,6 +13,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -23,7 +24,7 @@ from .api_errors import bad_request, not_found
 from .config import SimulatorConfig
 from .eventbridge import EventBridgeUnavailable, PartnerEvents, envelope_detail, source_name
 from .faults import Faults
-from .invocations import DeliveryAttempt, InvocationRecord, Invocations, utcnow
+from .invocations import DeliveryAttempt, InvocationRecord, Invocations, SimulatorClock, utcnow
 from .oauth import IssuedTokens, RateLimiter
 from .subscription_records import Subscription, apply_patch, build_subscription, check_limits
 from .tenant_triggers import TenantTriggers
@@ -77,7 +78,13 @@ class Tenant:
         self.limiter = RateLimiter(config.rate_limit_per_10s)
         self.faults = Faults()
         self.counters = Counters()
-        self.invocations = Invocations(self.catalogue)
+        self.clock = SimulatorClock()
+        self.invocations = Invocations(
+            self.catalogue,
+            self.clock.now,
+            success_retention=timedelta(hours=config.success_retention_hours),
+            failure_retention=timedelta(hours=config.failure_retention_hours),
+        )
         self.base_url = ""  # set by the server once it listens; callback URLs start with it
         self._lock = threading.Lock()
         self._subscriptions: dict[str, Subscription] = {}
@@ -216,7 +223,7 @@ class Tenant:
         trigger = self.catalogue.get(sub.trigger_id)
         assert trigger is not None
         invocation_id = str(uuid.uuid4())
-        created = utcnow()
+        created = self.clock.now()
         if sub.http_config is not None:
             mode, url = sub.http_config["httpDispatchMode"], sub.http_config["url"]
         else:  # EVENTBRIDGE: no response mode; request-response is answered by callback, as ASYNC
@@ -276,7 +283,21 @@ class Tenant:
         """POST the input to the subscriber (in a worker thread) and settle the outcome."""
         self.counters.bump("deliveries")
         started = time.monotonic()
-        at = utcnow()
+        at = self.clock.now()
+        fault = self.faults.take("deliveries")
+        if fault is not None and fault.delay_seconds:
+            time.sleep(fault.delay_seconds)
+        if fault is not None and not fault.delivered and (fault.reset or fault.status is not None):
+            # Never reaches the subscriber: refused at the door, or answered by something in front.
+            delivery = (
+                DeliveryAttempt(at, None, None, time.monotonic() - started, error="ConnectionRefused")
+                if fault.reset
+                else DeliveryAttempt(
+                    at, fault.status, {"message": "injected fault"}, time.monotonic() - started
+                )
+            )
+            self.invocations.settle_delivery(invocation_id, delivery)
+            return
         try:
             response = requests.post(
                 url, json=body, headers=headers, timeout=self.config.delivery_timeout, allow_redirects=False
@@ -289,6 +310,8 @@ class Tenant:
             except ValueError:  # kept as text: it then fails output validation, as it should
                 answer = response.text[:2000]
             delivery = DeliveryAttempt(at, response.status_code, answer, time.monotonic() - started)
+            if fault is not None and fault.delivered:  # the subscriber got it; the tenant gave up waiting
+                delivery = DeliveryAttempt(at, None, None, time.monotonic() - started, error="ReadTimeout")
         self.invocations.settle_delivery(invocation_id, delivery)
 
     def _put_event(self, record: InvocationRecord, sub: Subscription) -> None:
@@ -305,7 +328,7 @@ class Tenant:
             secret=record.secret,
         )
         started = time.monotonic()
-        at = utcnow()
+        at = self.clock.now()
         try:
             event_id = self.partner_events.put(
                 source=source_name(sub.id, sub.trigger_id),
@@ -331,6 +354,7 @@ class Tenant:
         self.limiter.clear()
         self.faults.clear()
         self.counters.clear()
+        self.clock.reset()
 
     def close(self) -> None:
         """Stop accepting deliveries and wait for the ones in flight."""

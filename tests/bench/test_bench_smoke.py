@@ -53,6 +53,7 @@ def run_bench(script: str, args: list[str], results: Path) -> subprocess.Complet
             "ASYNC invocations per level",
         ),
         ("eventbridge_latency.py", ["--invocations", "3", "--warm", "1"], "ratio EventBridge / HTTP ASYNC"),
+        ("reconcile.py", ["--entries", "60"], "full pass (claim, queue, confirm)"),
         ("run_all.py", ["--quick", "--only", "cold_import"], "=== Goals ==="),
     ],
 )

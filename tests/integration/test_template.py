@@ -31,6 +31,7 @@ SETTINGS_MODELS = {
     "TokenRefresherFunction": "idn_triggers.settings:TokenRefresherSettings",
     "CredentialRotatorFunction": "idn_triggers.settings:RotatorSettings",
     "SubscriptionsFunction": "idn_triggers.settings:SubscriptionsSettings",
+    "ReconcilerFunction": "idn_triggers.settings:ReconcilerSettings",
 }
 HANDLER_RUNNERS = {"ReceiverFunction", "WorkerFunction"}  # functions that import trigger_handlers
 RUNTIME_VARIABLES = {
@@ -242,8 +243,12 @@ def test_failures_end_in_an_encrypted_dead_letter_queue_kept_14_days() -> None:
 
 
 def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
-    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    alarms = [a for a in alarms if a["Namespace"].startswith("AWS/")]  # on a resource of the stack
+    alarms = [
+        r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and isinstance(r["Properties"].get("Dimensions", [{}])[0].get("Value"), dict)  # on a stack resource
+    ]
     dimension = [a["Dimensions"][0]["Value"] for a in alarms]
     watched = {
         (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0]) for a, d in zip(alarms, dimension, strict=True)
@@ -884,3 +889,97 @@ def test_cfn_lint_and_sam_validate_pass_for_each_transport(transport: str, tmp_p
         assert sam.returncode == 0, sam.stdout + sam.stderr
     finally:
         path.unlink()
+
+
+# -- recovery (issue 13) ----------------------------------------------------------------------------
+def test_the_reconciler_runs_on_a_schedule_whose_period_is_a_parameter_of_10_minutes() -> None:
+    [event] = FUNCTIONS["ReconcilerFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == {"Fn::Sub": "rate(${RecoveryPeriodMinutes} minutes)"}
+    period = TEMPLATE["Parameters"]["RecoveryPeriodMinutes"]
+    assert period["Default"] == 10 and period["MinValue"] >= 2  # "rate(1 minutes)" is not a valid rate
+    # a pass every period, far inside the 48 h the tenant keeps failed invocations
+    assert period["MaxValue"] * 60 * 2 < 48 * 3600
+    assert event["Properties"]["DeadLetterConfig"]["Type"] == "SQS"
+
+
+def test_the_recovery_state_table_is_encrypted_with_ttl_and_only_the_reconciler_writes_it() -> None:
+    table = RESOURCES["RecoveryStateTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    writers = [
+        name
+        for name, function in FUNCTIONS.items()
+        for policy in function["Properties"].get("Policies", [])
+        for statement in _statements(policy)
+        if statement["Resource"] == {"Fn::GetAtt": ["RecoveryStateTable", "Arn"]}
+    ]
+    assert writers == ["ReconcilerFunction"]
+    variables = FUNCTIONS["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["RECOVERY_TABLE"] == {"Ref": "RecoveryStateTable"}
+
+
+def test_the_reconciler_may_only_send_to_the_work_queue() -> None:
+    policies = FUNCTIONS["ReconcilerFunction"]["Properties"]["Policies"]
+    sends = [p["SQSSendMessagePolicy"]["QueueName"] for p in policies if "SQSSendMessagePolicy" in p]
+    assert sends == [{"Fn::GetAtt": ["WorkQueue", "QueueName"]}]
+    variables = FUNCTIONS["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WORK_QUEUE_URL"] == {"Ref": "WorkQueue"}
+
+
+def test_the_reconciler_knows_this_stacks_webhook_url_as_the_rotator_does() -> None:
+    reconciler = FUNCTIONS["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    rotator = FUNCTIONS["CredentialRotatorFunction"]["Properties"]["Environment"]["Variables"]
+    assert reconciler["WEBHOOK_BASE_URL"] == rotator["WEBHOOK_BASE_URL"]  # local mode merges them
+
+
+def test_worker_idempotency_outlives_the_histories_retention_of_failures() -> None:
+    # a recovered copy comes up to 48 h after the live delivery and must find its idempotency record
+    variables = FUNCTIONS["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert int(variables["IDEMPOTENCY_SECONDS"]) > 48 * 3600
+
+
+def _custom_metric_alarms() -> dict[str, set[str]]:
+    """Alarm name -> the SailPointEventTriggers metrics it watches."""
+    found: dict[str, set[str]] = {}
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        if properties.get("Namespace") == "SailPointEventTriggers":
+            found[name] = {properties["MetricName"]}
+        for query in properties.get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("Namespace") == "SailPointEventTriggers":
+                found.setdefault(name, set()).add(metric["MetricName"])
+    return found
+
+
+def test_unrecoverable_invocations_a_recovery_gap_and_a_stalled_reconciler_alarm() -> None:
+    watched = set().union(*_custom_metric_alarms().values())
+    assert {
+        "UnrecoverableInvocations",
+        "RecoveryGap",
+        "RecoveryHistoryTruncated",
+        "RecoveryPasses",
+    } <= watched
+    stalled = RESOURCES["RecoveryStalledAlarm"]["Properties"]
+    assert stalled["TreatMissingData"] == "breaching"  # no pass at all is the loudest case
+    assert stalled["Period"] * stalled["EvaluationPeriods"] < 48 * 3600
+    for name in _custom_metric_alarms():
+        assert "AlarmActions" in RESOURCES[name]["Properties"]
+
+
+def test_the_metrics_the_alarms_watch_are_the_ones_the_reconciler_publishes() -> None:
+    from datetime import UTC, datetime
+
+    from idn_triggers.recovery import PassReport
+
+    published = set(PassReport(datetime.now(UTC)).metrics())
+    watched = set().union(*_custom_metric_alarms().values())
+    assert watched <= published
+
+
+def test_outputs_name_the_recovery_state_table() -> None:
+    assert TEMPLATE["Outputs"]["RecoveryStateTableName"]["Value"] == {"Ref": "RecoveryStateTable"}

@@ -4,6 +4,8 @@ and for the delivery archive (`events list/show/replay`, `deliveries tail`: see 
     python -m idn_tools.ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
     python -m idn_tools.ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
                                         [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
+    python -m idn_tools.ops recover --since DURATION [--trigger ID] [--all-subscriptions] [--dry-run] [--json]
+        (events SailPoint could not deliver, from the tenant's invocation history: see idn_tools.recover)
 
 Against AWS it uses boto3's default credentials and region; `--stack-name` reads the stack outputs
 `DeadLetterQueueUrl` and `WorkQueueUrl`. Against local mode (or any SQS emulation) give
@@ -33,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from idn_tools import events
+from idn_tools import events, recover
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -265,50 +267,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     redrive.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
     redrive.add_argument("--method", choices=("copy", "move-task"), default="copy")
     events.add_commands(commands)
+    recover.add_parser(commands)
     args, extra = parser.parse_known_args(argv)
     if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.group in ("events", "deliveries"):
         return events.run(args)
+    if args.group == "recover":
+        return recover.run(args)
     try:
-        sqs, cloudformation = _clients(args)
-        dlq_url, work_url = _queues(args, sqs, cloudformation)
-        queue = DeadLetterQueue(sqs, dlq_url)
-        if args.command == "list":
-            letters = queue.list(hold_seconds=args.hold_seconds)
-            if args.json:
-                for letter in letters:
-                    print(json.dumps(letter.row()))
-            else:
-                _print_table(letters)
-            return 0
-        if not work_url:
-            raise OpsError("redrive needs the work queue: --to URL (or --stack-name)")
-        if args.method == "move-task":
-            if args.invocation_id or args.reason_prefix or args.max or args.dry_run:
-                raise OpsError("move-task moves everything; filters and --dry-run need --method copy")
-            print(f"message move task started: {queue.move_task(work_url)}")
-            return 0
-        moved, _ = queue.redrive(
-            work_url,
-            invocation_ids=args.invocation_id,
-            reason_prefix=args.reason_prefix,
-            limit=args.max,
-            dry_run=args.dry_run,
-            hold_seconds=args.hold_seconds,
-        )
-        verb = "would move" if args.dry_run else "moved"
-        for letter in moved:
-            print(
-                json.dumps({"action": verb, **letter.row()})
-                if args.json
-                else f"{verb}: {letter.invocation_id or letter.message_id} ({letter.reason or NO_REASON})"
-            )
-        print(f"{verb} {len(moved)} message(s) to the work queue")
-        return 0
+        return _run_dlq(args)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _run_dlq(args: argparse.Namespace) -> int:
+    """`dlq list` and `dlq redrive`; raises OpsError for what the operator must fix."""
+    sqs, cloudformation = _clients(args)
+    dlq_url, work_url = _queues(args, sqs, cloudformation)
+    queue = DeadLetterQueue(sqs, dlq_url)
+    if args.command == "list":
+        letters = queue.list(hold_seconds=args.hold_seconds)
+        if args.json:
+            for letter in letters:
+                print(json.dumps(letter.row()))
+        else:
+            _print_table(letters)
+        return 0
+    if not work_url:
+        raise OpsError("redrive needs the work queue: --to URL (or --stack-name)")
+    if args.method == "move-task":
+        if args.invocation_id or args.reason_prefix or args.max or args.dry_run:
+            raise OpsError("move-task moves everything; filters and --dry-run need --method copy")
+        print(f"message move task started: {queue.move_task(work_url)}")
+        return 0
+    moved, _ = queue.redrive(
+        work_url,
+        invocation_ids=args.invocation_id,
+        reason_prefix=args.reason_prefix,
+        limit=args.max,
+        dry_run=args.dry_run,
+        hold_seconds=args.hold_seconds,
+    )
+    verb = "would move" if args.dry_run else "moved"
+    for letter in moved:
+        print(
+            json.dumps({"action": verb, **letter.row()})
+            if args.json
+            else f"{verb}: {letter.invocation_id or letter.message_id} ({letter.reason or NO_REASON})"
+        )
+    print(f"{verb} {len(moved)} message(s) to the work queue")
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from idn_triggers.catalogue import TriggerInfo, TriggerType
 from idn_triggers.envelope import METADATA_KEY, DeliveryMetadata, ResponseMode
-from idn_triggers.queue import QueuedInvocation
+from idn_triggers.queue import QueuedInvocation, idempotency_key
 
 PARTNER_SOURCE_PREFIX: Final = "aws.partner/sailpoint.com/"
 ENVELOPE_KEYS: Final = ("detail-type", "detail", "source")
@@ -125,7 +125,7 @@ def queued_from_event(
         trigger_type=info.type,
         mode=ResponseMode.ASYNC if answerable else None,  # the callback is the only way to answer
         invocation_id=invocation_id,
-        idempotency_key=f"{trigger_id}#{invocation_id}",
+        idempotency_key=idempotency_key(trigger_id, payload, invocation_id),  # the one key rule
         callback_url=metadata.callback_url if answerable else None,
         secret=metadata.secret if answerable else None,
         deadline=start + response_deadline if answerable else None,

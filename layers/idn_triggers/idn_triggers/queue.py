@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -20,11 +20,12 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
 
 from idn_triggers.catalogue import TriggerType
-from idn_triggers.envelope import Delivery, DeliveryKind, ResponseMode
+from idn_triggers.envelope import METADATA_KEY, Delivery, DeliveryKind, ResponseMode
 
 CONTRACT_VERSION: Final = 1
 # SQS accepts 256 KiB per message by default; the envelope adds well under 4 KiB to the payload.
 MAX_QUEUED_PAYLOAD_BYTES = 250 * 1024
+SQS_BATCH: Final = 10  # SendMessageBatch: at most 10 messages, 256 KiB together
 
 
 class QueueAttribute(StrEnum):
@@ -225,9 +226,20 @@ def _ids_in_body(body: str) -> tuple[str | None, str | None]:
 
 
 def payload_fingerprint(trigger_id: str, payload: dict[str, Any]) -> str:
-    """A stable id for a fire-and-forget event (SailPoint sends none): the same event hashes alike."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A stable id for a fire-and-forget event (SailPoint sends none): the same event hashes alike.
+
+    `_metadata` is left out: it is delivery data (a callback, a secret, an invocation id), not the
+    event, and the invocation history's `startInvocationInput.input` does not carry it."""
+    event = {key: value for key, value in payload.items() if key != METADATA_KEY}
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{trigger_id}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_key(trigger_id: str, payload: dict[str, Any], invocation_id: str | None = None) -> str:
+    """The one key a live delivery and its recovered copy share: `{trigger}#{invocation id}` when the
+    delivery carries SailPoint's invocation id (request-response, EventBridge), else
+    `{trigger}#{payload fingerprint}` (HTTP fire-and-forget, which carries no id)."""
+    return f"{trigger_id}#{invocation_id or payload_fingerprint(trigger_id, payload)}"
 
 
 def queued_invocation(
@@ -239,14 +251,13 @@ def queued_invocation(
     answerable = (
         trigger_type is TriggerType.REQUEST_RESPONSE and metadata is not None and metadata.callback_url
     )
-    fingerprint = payload_fingerprint(delivery.trigger_id, delivery.payload)
-    invocation_id = delivery.invocation_id or fingerprint
+    invocation_id = delivery.invocation_id or payload_fingerprint(delivery.trigger_id, delivery.payload)
     return QueuedInvocation(
         trigger_id=delivery.trigger_id,
         trigger_type=trigger_type,
         mode=delivery.response_mode if answerable else None,
         invocation_id=invocation_id,
-        idempotency_key=f"{delivery.trigger_id}#{invocation_id}",
+        idempotency_key=idempotency_key(delivery.trigger_id, delivery.payload, delivery.invocation_id),
         callback_url=metadata.callback_url if answerable and metadata else None,
         secret=metadata.secret if answerable and metadata else None,
         deadline=received + response_deadline if answerable else None,
@@ -286,14 +297,37 @@ def replayed_invocation(
     )
 
 
+def recovered_invocation(
+    trigger_id: str,
+    history_id: str,
+    payload: dict[str, Any],
+    key: str,
+    now: datetime | None = None,
+) -> QueuedInvocation:
+    """The message for a fire-and-forget event read back from the tenant's invocation history: the
+    worker runs it as a live one, and the handler is told it was recovered. `key` is the live
+    delivery's idempotency key (see `idempotency_key`), so a delivery that did get through is not
+    handled twice."""
+    return QueuedInvocation(
+        trigger_id=trigger_id,
+        trigger_type=TriggerType.FIRE_AND_FORGET,
+        mode=None,
+        invocation_id=history_id,
+        idempotency_key=key,
+        received_at=now or datetime.now(UTC),
+        payload={key_: value for key_, value in payload.items() if key_ != METADATA_KEY},
+        delivery=DeliveryKind.RECOVERED,
+    )
+
+
 class QueueSender:
-    """Sends invocations to the work queue; the SQS client is created on first use."""
+    """Sends invocations to the work queue; the SQS client is created on first use (or given)."""
 
-    def __init__(self, queue_url: str) -> None:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
         self.queue_url = queue_url
-        self._client: Any = None
+        self._client: Any = client
 
-    def send(self, message: QueuedInvocation) -> str:
+    def _sqs(self) -> Any:
         if self._client is None:
             import boto3
 
@@ -301,9 +335,31 @@ class QueueSender:
 
             keep_sdk_logs_free_of_secrets()
             self._client = boto3.client("sqs")
-        response = self._client.send_message(
+        return self._client
+
+    def send(self, message: QueuedInvocation) -> str:
+        response = self._sqs().send_message(
             QueueUrl=self.queue_url,
             MessageBody=message.model_dump_json(),
             MessageAttributes=message.sqs_attributes(),
         )
         return str(response["MessageId"])
+
+    def send_batch(self, messages: Sequence[QueuedInvocation]) -> list[str | None]:
+        """Up to 10 messages (256 KiB in all) in one SendMessageBatch: each one's message id, or
+        None for a message SQS refused (the caller retries it later)."""
+        if not 0 < len(messages) <= SQS_BATCH:
+            raise ValueError(f"a batch holds 1 to {SQS_BATCH} messages")
+        response = self._sqs().send_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[
+                {
+                    "Id": str(index),
+                    "MessageBody": message.model_dump_json(),
+                    "MessageAttributes": message.sqs_attributes(),
+                }
+                for index, message in enumerate(messages)
+            ],
+        )
+        sent = {int(entry["Id"]): str(entry["MessageId"]) for entry in response.get("Successful", [])}
+        return [sent.get(index) for index in range(len(messages))]

@@ -152,3 +152,18 @@ class SubscriptionsSettings(SailPointApiSettings):
 
     auth_type: AuthType = Field(alias="INBOUND_AUTH_TYPE")
     inbound_secret_id: str | None = Field(default=None, alias="INBOUND_SECRET_ID")
+
+
+class ReconcilerSettings(SailPointApiSettings):
+    """The reconciler: reads the invocation history and queues what SailPoint could not deliver."""
+
+    recovery_table: str = Field(alias="RECOVERY_TABLE", min_length=1)
+    queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
+    webhook_base_url: str = Field(alias="WEBHOOK_BASE_URL", min_length=1)
+    grace: timedelta = Field(default=timedelta(minutes=15), alias="RECOVERY_GRACE")
+    lookback: timedelta = Field(default=timedelta(hours=2), alias="RECOVERY_LOOKBACK")
+    include_tests: bool = Field(default=False, alias="RECOVER_TEST_INVOCATIONS")
+    extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
+
+    _durations = field_validator("grace", "lookback", mode="before")(_duration)
+    _extra = field_validator("extra_triggers", mode="before")(_trigger_pairs)
