@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from datetime import timedelta
 from typing import Any
@@ -274,7 +275,8 @@ def test_sync_handler_that_defers_is_an_invalid_answer() -> None:
 
 
 def test_fire_and_forget_is_queued_with_a_stable_id() -> None:
-    payload = trigger_document("idn:identity-created")["exampleInput"]
+    payload = copy.deepcopy(trigger_document("idn:identity-created")["exampleInput"])
+    payload["identity"]["id"] = "a-real-identity"  # the published sample gets a key per delivery
     first = post("idn:identity-created", payload)
     post("idn:identity-created", payload)
     assert (first.status_code, first.body, first.mode) == (200, {}, "FIRE_AND_FORGET")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -222,6 +223,26 @@ def payload_fingerprint(trigger_id: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(f"{trigger_id}\n{canonical}".encode()).hexdigest()
 
 
+def sample_event_id(trigger_id: str, payload: dict[str, Any]) -> str | None:
+    """A fresh id for each delivery of the trigger's published sample event, else None.
+
+    De-duplication keys (the idempotency key is `{trigger id}#{invocation id}`): the invocation id
+    SailPoint gives (`_metadata`, or the callback URL) when there is one; otherwise the payload's
+    fingerprint, so the same fire-and-forget event delivered twice runs once. A test invocation
+    without an input sends the trigger's sample payload, and so do `idn-triggers invoke-test`, the
+    local demo and `events/`: keyed by content they would all be one event, and resending the
+    sample after changing a handler would silently run nothing. Real events never equal the
+    published sample (its ids are the documentation's), so each sample delivery gets its own key.
+    """
+    from idn_triggers.catalogue import trigger_document
+
+    try:
+        sample = trigger_document(trigger_id).get("exampleInput")
+    except KeyError:  # an id the catalogue does not know (ExtraTriggers): no published sample
+        return None
+    return f"sample-{uuid.uuid4()}" if payload == sample else None
+
+
 def queued_invocation(
     delivery: Delivery, trigger_type: TriggerType, response_deadline: timedelta, now: datetime | None = None
 ) -> QueuedInvocation:
@@ -232,7 +253,9 @@ def queued_invocation(
         trigger_type is TriggerType.REQUEST_RESPONSE and metadata is not None and metadata.callback_url
     )
     fingerprint = payload_fingerprint(delivery.trigger_id, delivery.payload)
-    invocation_id = delivery.invocation_id or fingerprint
+    invocation_id = (
+        delivery.invocation_id or sample_event_id(delivery.trigger_id, delivery.payload) or fingerprint
+    )
     return QueuedInvocation(
         trigger_id=delivery.trigger_id,
         trigger_type=trigger_type,

@@ -7,7 +7,8 @@ Every record ends in exactly one of three ways:
   only the deadline ends its retries;
 - dead-lettered: sent to the DLQ with a reason (poison message, deadline passed, callback refused,
   handler still failing on its last attempt, after completing the invocation with `error`).
-Duplicates of one invocation are absorbed by Powertools idempotency keyed on the invocation id.
+Duplicates of one invocation are absorbed by Powertools idempotency (key rules: `idn_triggers.queue`),
+logged as "duplicate of <key>, skipped" and counted (WorkerRecords, Outcome=duplicate).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class WorkerOutcome(StrEnum):
     EXPIRED = "expired"  # response deadline passed
     CALLBACK_REJECTED = "callback_rejected"
     DEAD_LETTERED = "dead_lettered"
+    DUPLICATE = "duplicate"  # absorbed by idempotency: the same key ran before (logged as such)
 
 
 class RetryLater(Exception):
@@ -92,9 +94,10 @@ class Worker:
         except (ValidationError, KeyError, TypeError):
             self.dead_letter(record, None, "malformed queue message: not a QueuedInvocation v1")
             return WorkerOutcome.POISON
+        ran: list[bool] = []  # _handle appends to it; empty afterwards: idempotency absorbed a duplicate
         try:
-            return WorkerOutcome(
-                self._handle_once(message=message, record=record, receive_count=receive_count)
+            outcome = WorkerOutcome(
+                self._handle_once(message=message, record=record, receive_count=receive_count, ran=ran)
             )
         except RetryLater as retry:
             logger.warning(
@@ -106,10 +109,24 @@ class Worker:
                 return WorkerOutcome.REQUEUED
             self.delay(record, retry.delay)
             raise
+        if not ran:
+            logger.info(
+                f"duplicate of {message.idempotency_key}, skipped",
+                extra={**message.log_fields(), "first_outcome": str(outcome)},
+            )
+            return WorkerOutcome.DUPLICATE
+        return outcome
 
     def _handle(
-        self, *, message: QueuedInvocation, record: dict[str, Any], receive_count: int
+        self,
+        *,
+        message: QueuedInvocation,
+        record: dict[str, Any],
+        receive_count: int,
+        ran: list[bool] | None = None,
     ) -> WorkerOutcome:
+        if ran is not None:
+            ran.append(True)
         fields = message.log_fields()
         refused = self._refuse(record, message)
         if refused:
