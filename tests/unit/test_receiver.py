@@ -114,9 +114,9 @@ def test_sync_pre_approval_answers_200_with_a_decision() -> None:
     assert (response.trigger_id, response.mode, response.outcome) == (PRE, "SYNC", "answered")
 
 
-def test_sync_dynamic_approver_with_no_rule_answers_null() -> None:
+def test_sync_dynamic_approver_with_no_rule_answers_the_documented_empty_object() -> None:
     response = post(DYN, trigger_document(DYN)["exampleInput"])
-    assert (response.status_code, response.body, response.json_body()) == (200, None, "null")
+    assert (response.status_code, response.body) == (200, {"id": "", "name": "", "type": ""})
 
 
 def test_explicit_sync_metadata_is_served() -> None:
