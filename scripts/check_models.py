@@ -93,7 +93,9 @@ def _check_outputs(trigger_id: str, model: type[BaseModel], document: Mapping[st
         errors = _parse_errors(model, output)
         if verdict is True and errors:
             problems.append(f"{trigger_id}: valid example output {number} is refused: {errors[0]}")
-        if verdict is not True and not errors:
+        # A model's documented "nothing" answer (dynamic approver's empty object, which the v1 schema's
+        # enum refuses but the newest published variant tells to send) is accepted on purpose.
+        if verdict is not True and not errors and output != getattr(model, "NONE_ANSWER", None):
             problems.append(f"{trigger_id}: example output {number} fails the output schema but is accepted")
     return problems
 

@@ -146,10 +146,18 @@ def deferred_delivery(trigger_id: str, mode: str) -> dict[str, Any]:
 
 
 def queued(trigger_id: str, body: dict[str, Any], trigger_type: TriggerType) -> QueuedInvocation:
-    """The message the receiver queues for `body`, received at RECEIVED_AT."""
-    return queued_invocation(
+    """The message the receiver queues for `body`, received at RECEIVED_AT. The trigger's sample
+    payload gets a fresh id per delivery (see `idn_triggers.queue.sample_event_id`): a fixed one here,
+    so the files do not change from one generation to the next."""
+    message = queued_invocation(
         split_envelope(trigger_id, body), trigger_type, RESPONSE_DEADLINE, now=RECEIVED_AT
     )
+    if message.invocation_id.startswith("sample-"):
+        fixed = f"sample-{fixed_id(f'sample/{trigger_id}')}"
+        message = message.model_copy(
+            update={"invocation_id": fixed, "idempotency_key": f"{trigger_id}#{fixed}"}
+        )
+    return message
 
 
 def sqs_record(name: str, body: str, message: QueuedInvocation | None = None) -> dict[str, Any]:

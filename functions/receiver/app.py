@@ -9,10 +9,11 @@ snapshot when SnapStart is on (`idn_triggers.snapstart`).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import traced
@@ -40,6 +41,7 @@ receiver_hooks(receiver)  # SnapStart: warm before the snapshot, refresh after a
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    started = time.perf_counter()
     trigger_id = routed_trigger_id(event)
     if trigger_id is None:  # another method or route: what the REST resolver answered, 404
         return proxy_response(404, NOT_FOUND_BODY)
@@ -49,6 +51,7 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension("Mode", result.mode)
     metrics.add_dimension("Outcome", result.outcome)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+    record_acknowledgement(result.trigger_id, result.mode, result.status_code, started)
     logger.info(
         "trigger delivery answered",
         extra={
@@ -59,6 +62,23 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return proxy_response(result.status_code, result.json_body())
+
+
+def record_acknowledgement(trigger_id: str, mode: str, status: int, started: float) -> None:
+    """The dashboard's per trigger and mode figures: answers by status class, and the time from
+    this invocation's start to the answer (SailPoint waits at most 10 s for it)."""
+    with single_metric(name="Acknowledgements", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension("TriggerId", trigger_id)
+        metric.add_dimension("Mode", mode)
+        metric.add_dimension("StatusClass", f"{status // 100}xx")
+    elapsed = (time.perf_counter() - started) * 1000
+    with single_metric(name="AcknowledgementLatency", unit=MetricUnit.Milliseconds, value=elapsed) as metric:
+        metric.add_dimension("TriggerId", trigger_id)
+        metric.add_dimension("Mode", mode)
+    # The same figure across every trigger and mode: what the p99 alarm watches (an alarm needs
+    # fixed dimensions).
+    with single_metric(name="AcknowledgementLatency", unit=MetricUnit.Milliseconds, value=elapsed) as metric:
+        metric.add_dimension("Scope", "AllTriggers")
 
 
 lambda_handler = traced(handle, xray_sdk=settings.xray_sdk)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from idn_triggers.errors import ConfigurationError
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.settings import TokenRefresherSettings
-from idn_triggers.token_store import refresh_stored_token, secret_reader
+from idn_triggers.token_store import refresh_stored_token, secret_reader, stored_token_age
 from idn_triggers.tokens import TokenUnavailable, client_credentials_grant, load_client_credentials
 
 settings = TokenRefresherSettings.from_env()
@@ -44,10 +44,27 @@ def store(secret_string: str) -> None:
     secrets_manager.put_secret_value(SecretId=settings.token_secret_id, SecretString=secret_string)
 
 
+def record_stored_token_age() -> None:
+    """The age and remaining life of the token consumers read now (before this refresh): the
+    dashboard's view of a refresher that has stopped refreshing. Never the token itself."""
+    try:
+        found = stored_token_age(read_secret(settings.token_secret_id, 0, force=True))
+    except Exception as error:  # a missing or unreadable secret: the refresh below reports it
+        logger.warning("stored token unreadable", extra={"error_type": type(error).__name__})
+        return
+    if found is None:
+        return
+    age, remaining = found
+    if age is not None:
+        metrics.add_metric(name="StoredTokenAgeSeconds", unit=MetricUnit.Seconds, value=age)
+    metrics.add_metric(name="StoredTokenRemainingSeconds", unit=MetricUnit.Seconds, value=remaining)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    record_stored_token_age()
     try:
         token = refresh_stored_token(grant, store)
     except (TokenUnavailable, ConfigurationError) as error:

@@ -8,6 +8,7 @@ batch of ten costs about one callback round trip. Failed records are reported in
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -84,7 +85,10 @@ def process(record: SQSRecord) -> str:
 
 async def record_handler(record: SQSRecord) -> str:
     # A pool as wide as a batch: the default one (cpu count + 4) would run a batch of 10 in two waves.
-    return await asyncio.get_running_loop().run_in_executor(RECORD_THREADS, process, record)
+    # The record runs in this invocation's context (Powertools' thread-safe log keys, local mode's
+    # function name): run_in_executor does not carry context variables over by itself.
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(RECORD_THREADS, context.run, process, record)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import logging
-import signal
+import os
+import shlex
+import shutil
 import sys
-import threading
+import tempfile
 from pathlib import Path
 
+from idn_local.logs import FunctionOutput
+from idn_local.logs import configure as configure_logging
 from idn_local.runner import ROOT, InboundAuth, LocalModeError, LocalOptions, LocalRunner
 from idn_local.stack import TemplateError
+from idn_simulator.stopping import StopOnSignals, exit_now, stop_within
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--exit-after-demo", action="store_true", help="stop after the demo report (for scripts)"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every request too (logs go to stderr, never stdout)"
+    )
+    parser.add_argument(
+        "--log-file", type=Path, metavar="PATH", help="write the logs to this file instead of stderr"
+    )
     return parser
 
 
@@ -95,50 +104,96 @@ def missing_extra() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """`argv` None: this process is the command (console script, `python -m idn_local`), so it ends
+    at once when done (`exit_now`); a caller passing `argv` gets the exit code back."""
+    code = run(build_parser().parse_args(argv))
+    if argv is None:
+        exit_now(code)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
     problem = missing_extra()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    from idn_local import line_output
-
-    line_output.install()  # every function prints in this one process: keep their lines whole
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    if not args.verbose:
-        logging.getLogger("idn_local.gateway_server").setLevel(logging.WARNING)
-    if not args.verbose:
-        logging.getLogger("idn_simulator").setLevel(logging.WARNING)
-    for noisy in ("werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        runner = LocalRunner(options_from(args)).start()
-    except (LocalModeError, TemplateError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        log_file = open(args.log_file, "a", encoding="utf-8") if args.log_file else None  # noqa: SIM115
+    except OSError as error:
+        print(f"error: cannot write the log file {args.log_file}: {error.strerror or error}", file=sys.stderr)
         return 2
+    configure_logging(verbose=args.verbose, log_file=log_file)
+    sys.stdout = FunctionOutput(sys.stdout)  # what functions print goes to the logs
+    # SIGTERM and SIGINT raise StopRequested in this thread (no lock in the handler), so `kill`,
+    # `timeout` and Ctrl-C stop local mode within seconds whatever it is doing.
+    stopper = StopOnSignals().install()
+    runner: LocalRunner | None = None
+    env_file: Path | None = None
     try:
-        print_banner(runner)
+        try:
+            runner = LocalRunner(options_from(args)).start()
+        except (LocalModeError, TemplateError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        env_file = write_cli_env_file(runner)
+        print_banner(runner, env_file)
         if not args.no_demo:
             from idn_local.demo import print_report, run_demo
 
             print_report(run_demo(runner))
         if not args.exit_after_demo:
             print("Serving; press Ctrl-C to stop.", flush=True)
-            while not stop.wait(0.5):  # a timed wait lets Ctrl-C (KeyboardInterrupt) through at once
-                pass
-    except KeyboardInterrupt:
+            stopper.wait_forever()
+    except KeyboardInterrupt:  # Ctrl-C, or StopRequested (SIGTERM, SIGINT)
         pass
     except LocalModeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # stdout closed (`make run | head`): nobody is reading any more
+        quiet_stdout()
     finally:
-        runner.stop()
-        print("Stopped.", flush=True)
+        if runner is not None:
+            stop_within(runner.stop, STOP_SECONDS, "local mode")
+            if env_file is not None:
+                shutil.rmtree(env_file.parent, ignore_errors=True)
+            try:
+                print("Stopped.", flush=True)
+            except BrokenPipeError:
+                quiet_stdout()
     return 0
 
 
-def print_banner(runner: LocalRunner) -> None:
+# In-flight invocations still running after that are abandoned: everything local mode holds (the
+# queues in moto included) ends with the process anyway.
+STOP_SECONDS = 3.0
+
+
+def quiet_stdout() -> None:
+    """After a closed pipe: send further output nowhere, so the interpreter's exit flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def write_cli_env_file(runner: LocalRunner) -> Path | None:
+    """The simulator's API client for `idn-triggers`, in a file only this user can read (removed on
+    stop): the secret is never printed, and `set -a; . FILE` points the CLI at this run."""
+    if runner.simulator is None:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="idn-local-"))
+    path = folder / "idn-triggers.env"
+    values = {
+        "SAILPOINT_TENANT_URL": runner.tenant_url,
+        "SAILPOINT_CLIENT_ID": runner.client_id,
+        "SAILPOINT_CLIENT_SECRET": runner.client_secret,
+    }
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.writelines(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
+    return path
+
+
+def print_banner(runner: LocalRunner, env_file: Path | None = None) -> None:
     auth = runner.options.auth
     credential = {
         "NO_AUTH": "none",
@@ -156,6 +211,12 @@ def print_banner(runner: LocalRunner) -> None:
         + ("  (secret generated for this run)" if not runner.options.client_secret else ""),
         f"AWS (moto):  {runner.aws_endpoint}",
     ]
+    if env_file is not None:
+        lines += [
+            f"CLI:         set -a; . {env_file}; set +a   # the simulator's client id and secret",
+            "             .venv/bin/idn-triggers subscriptions list",
+        ]
+    lines.append(f"DLQ:         .venv/bin/idn-triggers-ops dlq list --endpoint-url {runner.aws_endpoint}")
     print("\n".join(lines), flush=True)
 
 

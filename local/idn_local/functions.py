@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from idn_local.logs import CURRENT_FUNCTION, route_function_logs
 from idn_local.stack import FunctionSpec, Stack, TemplateError
 
 
@@ -40,10 +41,14 @@ class LambdaContext:
 class LocalFunction:
     """One loaded function: call it like Lambda would."""
 
-    def __init__(self, spec: FunctionSpec, handler: Callable[[dict[str, Any], Any], Any]) -> None:
+    def __init__(
+        self, spec: FunctionSpec, handler: Callable[[dict[str, Any], Any], Any], service: str | None = None
+    ) -> None:
         self.spec = spec
         self.name = spec.name
+        self.service = service or spec.name  # POWERTOOLS_SERVICE_NAME from its template environment
         self._handler = handler
+        self._cold = True
 
     def invoke(self, event: dict[str, Any]) -> Any:
         import time
@@ -55,7 +60,24 @@ class LocalFunction:
             aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}",
         )
-        return self._handler(event, context)
+        # Its log lines carry its own name, request id and service, whatever other functions that
+        # share this process are doing (see idn_local.logs).
+        cold, self._cold = self._cold, False
+        token = CURRENT_FUNCTION.set(
+            {
+                "function_name": self.name,
+                "function_arn": context.invoked_function_arn,
+                "function_request_id": context.aws_request_id,
+                "function_memory_size": context.memory_limit_in_mb,
+                "cold_start": cold,
+                "service": self.service,
+            }
+        )
+        try:
+            route_function_logs()  # loggers a handler module built on first use
+            return self._handler(event, context)
+        finally:
+            CURRENT_FUNCTION.reset(token)
 
 
 def merged_environment(stack: Stack, specs: list[FunctionSpec]) -> dict[str, str]:
@@ -109,5 +131,7 @@ def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalF
         module_name, _, attribute = spec.handler.rpartition(".")
         path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
         module = load_function_module(path, f"local_fn_{spec.name}")
-        functions[spec.name] = LocalFunction(spec, getattr(module, attribute))
+        service = stack.resolve(spec.environment).get("POWERTOOLS_SERVICE_NAME")
+        functions[spec.name] = LocalFunction(spec, getattr(module, attribute), str(service or spec.name))
+    route_function_logs()  # Powertools writes to stdout; local mode keeps stdout for the user
     return functions

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -70,8 +71,16 @@ class ApiGateway(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that went away (or a connection closed by stop()) is no error worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="local-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="local-api", daemon=True
+        )  # a short poll: stop() waits for serve_forever to notice
         self._thread.start()
 
     def stop(self) -> None:

@@ -1,6 +1,7 @@
 """``python -m idn_simulator``: run the tenant simulator until Ctrl-C.
 
-Exit codes: 0 after a clean stop, 2 for bad arguments or a port that cannot be listened on.
+SIGTERM and SIGINT (Ctrl-C) stop it within seconds (see ``stopping``). Exit codes: 0 after a clean
+stop, 2 for bad arguments or a port that cannot be listened on.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ import argparse
 import importlib.util
 import logging
 import secrets
-import signal
 import sys
-import threading
-from types import FrameType
 
 from .config import SimulatorConfig
+from .stopping import StopOnSignals, exit_now, stop_within
+
+STOP_SECONDS = 3.0  # deliveries still in flight after that are abandoned
 
 # What the "simulator" extra installs beyond the operator tools' dependencies.
 EXTRA_MODULES = ("jsonschema",)
@@ -72,7 +73,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    """`argv` None: this process is the command, so it ends at once when done (`exit_now`)."""
+    code = run(parse_args(argv))
+    if argv is None:
+        exit_now(code)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
     problem = missing_extra()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -93,30 +101,25 @@ def main(argv: list[str] | None = None) -> int:
         public_url=args.public_url,
         aws_endpoint_url=args.aws_endpoint_url,
     )
+    stopper = StopOnSignals().install()  # before anything starts that must be cleaned up
     simulator = TenantSimulator(config)
     try:
-        simulator.start()
-    except OSError as err:
-        print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    print(f"SailPoint tenant simulator listening on {simulator.url} (client id {client_id})", flush=True)
-    if generated:
-        print(
-            f"generated client credentials: client_id={client_id} client_secret={client_secret}", flush=True
-        )
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+        try:
+            simulator.start()
+        except OSError as err:
+            print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
+            return 2
+        print(f"SailPoint tenant simulator listening on {simulator.url} (client id {client_id})", flush=True)
+        if generated:
+            print(
+                f"generated client credentials: client_id={client_id} client_secret={client_secret}",
+                flush=True,
+            )
+        stopper.wait_forever()
+    except KeyboardInterrupt:  # StopRequested (SIGTERM, SIGINT) is one
         pass
     finally:
-        simulator.stop()
+        stop_within(simulator.stop, STOP_SECONDS, "the simulator")
     print("simulator stopped", flush=True)
     return 0
 

@@ -16,6 +16,7 @@ import re
 import socket
 import socketserver
 import struct
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -608,6 +609,13 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (or a connection closed by stop()) is not an error worth a
+        traceback; anything else is reported as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Wake handler threads blocked on idle keep-alive connections so they can end."""

@@ -81,14 +81,17 @@ class Subscription:
             "responseDeadline": self.response_deadline,
             "enabled": self.enabled,
         }
-        optional = {
+        # A tenant serializes the documented, patchable fields whether set or not (null when unset),
+        # so `replace /filter` or `remove /description` applies to a subscription created without them.
+        documented = {
             "description": self.description,
             "filter": self.filter,
             "httpConfig": self.http_config,
             "eventBridgeConfig": self.event_bridge_config,
-            "workflowConfig": self.workflow_config,
         }
-        document.update({key: copy.deepcopy(value) for key, value in optional.items() if value is not None})
+        document.update({key: copy.deepcopy(value) for key, value in documented.items()})
+        if self.workflow_config is not None:  # not in the published schema: only when set
+            document["workflowConfig"] = copy.deepcopy(self.workflow_config)
         return document
 
     def api_view(self) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class TriggerDef:
     example_input: dict[str, Any] | None
     example_output: Any
     _validator: Draft7Validator | None = field(default=None, repr=False, compare=False)
+    # The documented "nothing to add" answer, e.g. dynamic approver's {"id": "", "name": "", "type": ""}:
+    # the newest published schema variant tells to send empty values, which its own enum forbids.
+    empty_answer: dict[str, str] | None = None
 
     @property
     def is_request_response(self) -> bool:
@@ -59,7 +62,7 @@ class TriggerDef:
 
         Messages name paths and constraints, never the offending values (they may be PII).
         """
-        if self._validator is None:
+        if self._validator is None or (self.empty_answer is not None and output == self.empty_answer):
             return []
         problems: list[str] = []
         errors = sorted(self._validator.iter_errors(output), key=lambda e: list(e.absolute_path))
@@ -105,6 +108,7 @@ class TenantTriggers:
                     example_input=document.get("exampleInput"),
                     example_output=document.get("exampleOutput"),
                     _validator=Draft7Validator(output_schema) if output_schema else None,
+                    empty_answer=_empty_answer(document.get("outputSchemaWebhookVariant")),
                 )
             )
         return cls(triggers)
@@ -117,3 +121,15 @@ class TenantTriggers:
 
     def __len__(self) -> int:
         return len(self._triggers)
+
+
+def _empty_answer(variant: Any) -> dict[str, str] | None:
+    """{field: ""} when every field of the published schema variant says to send an empty value
+    when there is none (the dynamic approver's "no extra approver"); None otherwise."""
+    properties = (variant or {}).get("properties") if isinstance(variant, dict) else None
+    if not properties:
+        return None
+    documented = all(
+        "send an empty value" in str(spec.get("description", "")) for spec in properties.values()
+    )
+    return dict.fromkeys(properties, "") if documented else None

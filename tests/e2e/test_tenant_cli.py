@@ -60,7 +60,7 @@ def test_doctor_passes_on_a_healthy_tenant(sim: TenantSimulator) -> None:
 
 def test_doctor_explains_wrong_credentials(sim: TenantSimulator) -> None:
     result = cli(sim, "doctor", env={"SAILPOINT_CLIENT_SECRET": "wrong"})
-    assert result.returncode == 1
+    assert result.returncode == 3  # the tenant refused (README: exit code 3)
     assert "FAIL" in result.stdout and "client id and secret" in result.stdout
 
 
@@ -133,6 +133,8 @@ def test_invoke_test_and_invocation_status(sim: TenantSimulator) -> None:
         "status test",
         "--url",
         "http://127.0.0.1:9/unreachable",
+        "--auth",
+        "none",
     )
     started = cli(sim, "--json", "invoke-test", "idn:source-created")
     assert started.returncode == 0, started.stderr

@@ -108,7 +108,7 @@ def test_an_async_delivery_is_acknowledged_and_queued_for_the_worker(
     ("trigger_id", "env", "answer"),
     [
         (PRE, {}, DEFAULT_DECISION),
-        (DYN, {}, None),  # no rule: nobody is added
+        (DYN, {}, {"id": "", "name": "", "type": ""}),  # no rule: nobody, in the documented object form
         (DYN, {"DYNAMIC_APPROVER_RULES": json.dumps({"ACCESS_PROFILE": GROUP})}, GROUP),
     ],
     ids=["pre-approval", "dynamic-approver-no-rule", "dynamic-approver-rule"],

@@ -151,6 +151,11 @@ def test_request_response_answers_validate_against_the_output_schema(
 ) -> None:
     status, body = invoke(receiver(**env), load_event(event_file))
     assert status == 200
+    if body == {"id": "", "name": "", "type": ""}:
+        # the dynamic approver's documented "no extra approver" (outputSchemaWebhookVariant), which the
+        # v1 schema's enum does not list
+        assert trigger_id == "idn:access-request-dynamic-approver"
+        return
     jsonschema.validate(body, trigger_document(trigger_id)["outputSchema"])
 
 

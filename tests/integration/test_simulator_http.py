@@ -300,7 +300,7 @@ def test_json_patch_applies_add_replace_and_remove(client: Client, receiver: Rec
     patched = response.json()
     assert patched["name"] == "renamed"
     assert patched["filter"] == '$[?($.identity.name == "x")]'
-    assert "description" not in patched
+    assert patched["description"] is None  # documented fields are serialized, null when unset
     assert patched["enabled"] is False
     assert patched["httpConfig"]["httpDispatchMode"] == "ASYNC"
 
@@ -324,13 +324,41 @@ def test_json_patch_keeps_the_stored_secret(sim: TenantSimulator, client: Client
     assert receiver.wait_for(1)[0].headers["Authorization"] == "Bearer t1"
 
 
+@pytest.mark.parametrize("field", ["filter", "description"])
+def test_documented_fields_unset_are_null_so_replace_and_remove_apply(
+    client: Client, receiver: Receiver, field: str
+) -> None:
+    subscription_id = subscribe(client, http_subscription(IDENTITY_CHANGED, receiver.url))
+    url = f"/trigger-subscriptions/v1/{subscription_id}"
+    headers = {"Content-Type": "application/json-patch+json"}
+    value = '$[?($.identity.name == "x")]' if field == "filter" else "text"
+
+    [shown] = client.get("/trigger-subscriptions/v1", params={"filters": f'id eq "{subscription_id}"'}).json()
+    replaced = client.request(
+        "PATCH",
+        url,
+        data=json.dumps([{"op": "replace", "path": f"/{field}", "value": value}]),
+        headers=headers,
+    )
+    removed = client.request(
+        "PATCH", url, data=json.dumps([{"op": "remove", "path": f"/{field}"}]), headers=headers
+    )
+    removed_again = client.request(
+        "PATCH", url, data=json.dumps([{"op": "remove", "path": f"/{field}"}]), headers=headers
+    )
+
+    assert shown[field] is None
+    assert replaced.status_code == 200 and replaced.json()[field] == value
+    assert removed.status_code == 200 and removed.json()[field] is None
+    assert removed_again.status_code == 200 and removed_again.json()[field] is None
+
+
 @pytest.mark.parametrize(
     ("patch", "status"),
     [
         ([{"op": "replace", "path": "/triggerId", "value": PRE_APPROVAL}], 400),
         ([{"op": "replace", "path": "/id", "value": "x"}], 400),
         ([{"op": "remove", "path": "/name"}], 400),
-        ([{"op": "remove", "path": "/filter"}], 400),
         ([{"op": "test", "path": "/name", "value": "x"}], 400),
         ({"op": "replace"}, 400),
     ],

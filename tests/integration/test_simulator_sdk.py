@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,3 +158,145 @@ def test_sdk_parses_the_simulators_errors(api: Any) -> None:
 
     assert isinstance(raised.value.data, models.ErrorResponseDto)
     assert raised.value.data.messages[0].text == "subscription 'no-such-subscription' not found"
+
+
+# -- the whole life cycle, as an integrator drives `make simulator` with SailPoint's SDK ------------
+@pytest.fixture(scope="module")
+def simulator_process() -> Iterator[str]:
+    """`make simulator` (`python -m idn_simulator`) in its own process, on a free port: its URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "idn_simulator",
+            "--port",
+            "0",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--rate-limit",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert "listening on " in line, line
+    try:
+        yield line.split("listening on ")[1].split()[0]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
+def sdk_api(url: str) -> Any:
+    params = sailpoint_configuration.ConfigurationParams()
+    params.base_url = url
+    params.client_id = CLIENT_ID
+    params.client_secret = CLIENT_SECRET
+    configuration = sailpoint_configuration.Configuration(params)
+    return triggers_sdk.TriggersApi(triggers_sdk.ApiClient(configuration))
+
+
+def patch(op: str, path: str, value: Any = None) -> Any:
+    if op == "remove":
+        return models.SubscriptionPatchRequestInner(op=op, path=path)
+    return models.SubscriptionPatchRequestInner(
+        op=op, path=path, value=models.SubscriptionPatchRequestInnerValue(value)
+    )
+
+
+def test_sdk_drives_the_simulator_through_the_whole_life_cycle(simulator_process: str) -> None:
+    exceptions = pytest.importorskip("sailpoint.triggers.exceptions")
+    api = sdk_api(simulator_process)
+    with running_receiver() as receiver:
+        # 1. an ASYNC subscription, created without a filter or description
+        created = api.create_subscription_v1(
+            models.SubscriptionPostRequest(
+                name="sdk life cycle",
+                triggerId=PRE_APPROVAL,
+                type="HTTP",
+                responseDeadline="PT5M",
+                httpConfig=models.HttpConfig(
+                    url=receiver.url,
+                    httpDispatchMode="ASYNC",
+                    httpAuthenticationType="BEARER_TOKEN",
+                    bearerTokenAuthConfig=models.BearerTokenAuthConfig(bearerToken="sdk-inbound-token"),
+                ),
+            )
+        )
+        assert created.http_config.http_dispatch_mode == "ASYNC"
+
+        # 2. a second subscription to a request-response trigger is refused
+        with pytest.raises(exceptions.BadRequestException) as second:
+            api.create_subscription_v1(
+                models.SubscriptionPostRequest(
+                    name="second",
+                    triggerId=PRE_APPROVAL,
+                    type="HTTP",
+                    httpConfig=models.HttpConfig(url=receiver.url, httpDispatchMode="SYNC"),
+                )
+            )
+        assert created.id in second.value.data.messages[0].text
+
+        # 3. list
+        assert [sub.id for sub in api.list_subscriptions_v1()] == [created.id]
+
+        # 4. patch the filter in (replace, as the SDK's docs do), then remove it
+        with_filter = api.patch_subscription_v1(
+            created.id, [patch("replace", "/filter", '$[?($.requestedFor.id != "nobody")]')]
+        )
+        assert with_filter.filter == '$[?($.requestedFor.id != "nobody")]'
+        without_filter = api.patch_subscription_v1(created.id, [patch("remove", "/filter")])
+        assert without_filter.filter is None
+        described = api.patch_subscription_v1(created.id, [patch("replace", "/description", "from the SDK")])
+        assert described.description == "from the SDK"
+
+        # 5. validate a filter
+        verdict = api.test_subscription_filter_v1(
+            models.ValidateFilterInputDto(input={"identityId": "x"}, filter='$[?($.identityId == "x")]')
+        )
+        assert (verdict.is_valid, verdict.is_valid_json_path, verdict.is_path_exist) == (True, True, True)
+
+        # 6. a test invocation reaches the subscribed URL, with its credential and _metadata
+        [started] = api.start_test_trigger_invocation_v1(
+            models.TestInvocation(triggerId=PRE_APPROVAL, contentJson={"workflowId": 1})
+        )
+        [delivered] = receiver.wait_for(1)
+        assert delivered.headers["Authorization"] == "Bearer sdk-inbound-token"
+        metadata = delivered.body["_metadata"]
+        assert metadata["callbackURL"].endswith(f"/trigger-invocations/v1/{started.id}/complete")
+        assert metadata["secret"] == started.secret
+        assert metadata["responseMode"].upper() == "ASYNC"
+
+        # 7. complete it through the SDK
+        api.complete_trigger_invocation_v1(
+            started.id, models.CompleteInvocation(secret=metadata["secret"], output=GOOD_DECISION)
+        )
+
+        # 8. a wrong secret is refused (on a second, still open, invocation)
+        [other] = api.start_test_trigger_invocation_v1(
+            models.TestInvocation(triggerId=PRE_APPROVAL, contentJson={"workflowId": 2})
+        )
+        receiver.wait_for(2)
+        with pytest.raises(exceptions.ApiException) as refused:
+            api.complete_trigger_invocation_v1(
+                other.id, models.CompleteInvocation(secret="not-the-secret", output=GOOD_DECISION)
+            )
+        assert refused.value.status == 403
+
+        # 9. the status shows the completion, and the refused one still open
+        statuses = {
+            status.id: status
+            for status in api.list_trigger_invocation_status_v1(filters=f'triggerId eq "{PRE_APPROVAL}"')
+        }
+        assert statuses[started.id].completed is not None
+        assert statuses[started.id].complete_invocation_input.output == GOOD_DECISION
+        assert statuses[other.id].completed is None
+
+        # 10. delete
+        api.delete_subscription_v1(created.id)
+        assert api.list_subscriptions_v1() == []

@@ -251,11 +251,44 @@ def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
     ]
     dimension = [a["Dimensions"][0]["Value"] for a in alarms]
     watched = {
-        (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0]) for a, d in zip(alarms, dimension, strict=True)
+        (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0])
+        for a, d in zip(alarms, dimension, strict=True)
+        if isinstance(d, dict)
     }
     assert ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue") in watched
     assert ("ApproximateAgeOfOldestMessage", "WorkQueue") in watched
     assert ("Errors", "TokenRefresherFunction") in watched
+
+
+def test_an_alarm_fires_when_p99_acknowledgement_latency_nears_the_10_second_budget() -> None:
+    alarm = RESOURCES["AcknowledgementLatencyAlarm"]["Properties"]
+    receiver = (ROOT / "functions/receiver/app.py").read_text()
+
+    assert (alarm["MetricName"], alarm["ExtendedStatistic"]) == ("AcknowledgementLatency", "p99")
+    assert alarm["Dimensions"] == [{"Name": "Scope", "Value": "AllTriggers"}]
+    assert 5000 <= alarm["Threshold"] < 10000
+    assert '"AcknowledgementLatency"' in receiver and '"Scope", "AllTriggers"' in receiver
+
+
+def test_the_dashboard_shows_what_the_issue_asks_per_trigger_and_mode() -> None:
+    body, values = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for name in ["AWS::Region", *values]:
+        body = body.replace("${" + name + "}", "x")
+    widgets = json.loads(body)["widgets"]
+    text = json.dumps(widgets)
+
+    for metric in (
+        "Acknowledgements",
+        'StatusClass=\\"4xx',
+        'StatusClass=\\"5xx',
+        "AcknowledgementLatency",
+        "ApproximateAgeOfOldestMessage",
+        "ApproximateNumberOfMessagesVisible",
+        "WorkerRecords",
+        "StoredTokenAgeSeconds",
+    ):
+        assert metric in text, metric
+    assert values["LatencyAlarmArn"] == {"Fn::GetAtt": ["AcknowledgementLatencyAlarm", "Arn"]}
 
 
 def test_idempotency_table_has_ttl_and_the_powertools_key() -> None:

@@ -59,7 +59,18 @@ def test_filter_not_matching_the_event(expression: str) -> None:
 def test_filter_on_a_missing_path_matches_nothing() -> None:
     verdict = validate_filter('$[?($.identity.attributes.title == "CTO")]', EVENT)
 
-    assert verdict == FilterVerdict(is_valid=False, is_valid_json_path=True, is_path_exist=False)
+    assert verdict == FilterVerdict(
+        is_valid=False,
+        is_valid_json_path=True,
+        is_path_exist=False,
+        missing_path="$['identity']['attributes']['title']",
+    )
+
+
+def test_a_missing_path_relative_to_the_filtered_node_is_named_from_it() -> None:
+    verdict = validate_filter('$.changes[?(@.nosuch == "x")]', EVENT)
+
+    assert verdict.missing_path == "@['nosuch']"
 
 
 def test_relative_path_exists_when_some_element_has_it() -> None:

@@ -7,7 +7,11 @@ import pytest
 
 from idn_triggers.envelope import ResponseMode
 from idn_triggers.handlers import DEFER, HandlerContext
-from idn_triggers.models.access_request import AccessRequestDynamicApprover, AccessRequestPreApproval
+from idn_triggers.models.access_request import (
+    AccessRequestDynamicApprover,
+    AccessRequestPreApproval,
+    DynamicApprover,
+)
 from tests.support import trigger_document
 from trigger_handlers import access_request_dynamic_approver as dynamic
 from trigger_handlers import access_request_pre_approval as pre
@@ -114,7 +118,7 @@ def test_dynamic_approver_falls_back_to_star_then_nobody(monkeypatch: pytest.Mon
     monkeypatch.setenv(
         "DYNAMIC_APPROVER_RULES", '{"ROLE": {"id": "g", "name": "R", "type": "GOVERNANCE_GROUP"}}'
     )
-    assert dynamic.choose_approver(event) is None
+    assert dynamic.choose_approver(event) == DynamicApprover.nobody()
 
 
 def test_dynamic_approver_bad_rules_fail_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,11 +98,27 @@ def test_dynamic_approver_valid_example_outputs_validate_and_match_schema() -> N
         jsonschema.validate(DynamicApprover.model_validate(output).to_json_dict(), doc["outputSchema"])
 
 
-def test_dynamic_approver_empty_strings_are_not_an_approver_none_is() -> None:
-    # The docs' {"id": "", ...} fails the output schema; "nobody" is None, sent as null, which it allows.
+def test_dynamic_approver_nobody_is_the_documented_empty_object() -> None:
+    # outputSchemaWebhookVariant: "If there is none, send an empty value" for id, name and type.
+    variant = trigger_document(DYN)["outputSchemaWebhookVariant"]
+    nobody = DynamicApprover.nobody().model_dump(mode="json", by_alias=True)
+
+    assert nobody == {"id": "", "name": "", "type": ""} == DynamicApprover.NONE_ANSWER
+    assert set(nobody) == set(variant["required"])
+    assert all("send an empty value" in spec["description"] for spec in variant["properties"].values())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": "", "name": "x", "type": ""},
+        {"id": "g", "name": "G", "type": ""},
+        {"id": "g", "name": "", "type": "IDENTITY"},
+    ],
+)
+def test_dynamic_approver_half_empty_is_neither_someone_nor_nobody(answer: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
-        DynamicApprover.model_validate({"id": "", "name": "", "type": ""})
-    jsonschema.validate(None, trigger_document(DYN)["outputSchema"])
+        DynamicApprover.model_validate(answer)
 
 
 def test_outputs_are_strict() -> None:

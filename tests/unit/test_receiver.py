@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from datetime import timedelta
 from typing import Any
@@ -113,9 +114,9 @@ def test_sync_pre_approval_answers_200_with_a_decision() -> None:
     assert (response.trigger_id, response.mode, response.outcome) == (PRE, "SYNC", "answered")
 
 
-def test_sync_dynamic_approver_with_no_rule_answers_null() -> None:
+def test_sync_dynamic_approver_with_no_rule_answers_the_documented_empty_object() -> None:
     response = post(DYN, trigger_document(DYN)["exampleInput"])
-    assert (response.status_code, response.body, response.json_body()) == (200, None, "null")
+    assert (response.status_code, response.body) == (200, {"id": "", "name": "", "type": ""})
 
 
 def test_explicit_sync_metadata_is_served() -> None:
@@ -274,7 +275,8 @@ def test_sync_handler_that_defers_is_an_invalid_answer() -> None:
 
 
 def test_fire_and_forget_is_queued_with_a_stable_id() -> None:
-    payload = trigger_document("idn:identity-created")["exampleInput"]
+    payload = copy.deepcopy(trigger_document("idn:identity-created")["exampleInput"])
+    payload["identity"]["id"] = "a-real-identity"  # the published sample gets a key per delivery
     first = post("idn:identity-created", payload)
     post("idn:identity-created", payload)
     assert (first.status_code, first.body, first.mode) == (200, {}, "FIRE_AND_FORGET")

@@ -734,9 +734,25 @@ def test_a_duplicate_invocation_is_handled_and_completed_once(callbacks: FakeCal
 
     outcomes = [worker.process_record(record(message())) for _ in range(2)]
 
-    assert outcomes == ["completed", "completed"]
+    assert outcomes == ["completed", "duplicate"]
     assert len(CALLS) == 1 and len(callbacks.calls) == 1
     assert runs == [f"{DECIDE}#{INVOCATION_ID}"]
+
+
+def test_a_duplicate_is_logged_with_its_key_and_counted_as_duplicate(
+    callbacks: FakeCallbacks, sqs: FakeSqs, service_logs: io.StringIO
+) -> None:
+    run_once, _ = once_per_key()
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once=run_once)
+
+    worker.process_record(record(message()))
+    outcome = worker.process_record(record(message()))
+
+    assert outcome is WorkerOutcome.DUPLICATE
+    lines = [json.loads(line) for line in service_logs.getvalue().splitlines()]
+    [skipped] = [line for line in lines if "skipped" in line["message"]]
+    assert skipped["message"] == f"duplicate of {DECIDE}#{INVOCATION_ID}, skipped"
+    assert skipped["first_outcome"] == "completed"
 
 
 def test_a_retried_invocation_runs_again_and_poison_never_reaches_the_idempotency_layer(

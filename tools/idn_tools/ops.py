@@ -1,11 +1,15 @@
-"""Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it;
-and for the delivery archive (`events list/show/replay`, `deliveries tail`: see idn_tools.events).
+"""Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it.
 
-    python -m idn_tools.ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
-    python -m idn_tools.ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
-                                        [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
-    python -m idn_tools.ops recover --since DURATION [--trigger ID] [--all-subscriptions] [--dry-run] [--json]
+    idn-triggers-ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
+    idn-triggers-ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
+                                 [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
+    idn-triggers-ops events list|show|replay ...; idn-triggers-ops deliveries tail ...
+        (the delivery archive: see idn_tools.events)
+    idn-triggers-ops recover --since DURATION [--trigger ID] [--all-subscriptions] [--dry-run] [--json]
         (events SailPoint could not deliver, from the tenant's invocation history: see idn_tools.recover)
+
+Global flags (`--json`, `--endpoint-url`, `--region`, `--stack-name`) go before or after the
+subcommand. Exit codes: 0 done, 2 usage error, 3 AWS refused or could not be reached.
 
 Against AWS it uses boto3's default credentials and region; `--stack-name` reads the stack outputs
 `DeadLetterQueueUrl` and `WorkQueueUrl`. Against local mode (or any SQS emulation) give
@@ -36,6 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from idn_tools import events, recover
+from idn_tools.cli_support import guarded, share_global_options
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -104,9 +109,28 @@ class DeadLetterQueue:
             yield from fresh
 
     def list(self, hold_seconds: int = 30) -> list[DeadLetter]:
-        """The dead letters visible now. They are hidden for `hold_seconds` while being read (so each
-        is listed once), then visible again; listing changes nothing else."""
-        return [dead_letter(message) for message in self._receive(hold_seconds)]
+        """The dead letters visible now. Each is hidden while the listing reads on (so it is listed
+        once; `hold_seconds` bounds that if the listing is killed), and made visible again as soon as
+        the listing ends: the next listing, or a redrive, sees them all."""
+        held: list[dict[str, Any]] = []
+        try:
+            for message in self._receive(hold_seconds):
+                held.append(message)
+            return [dead_letter(message) for message in held]
+        finally:
+            self.release(held)
+
+    def release(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Make received messages visible again now (visibility timeout 0), ten per request."""
+        for start in range(0, len(messages), 10):
+            batch = messages[start : start + 10]
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for index, message in enumerate(batch)
+                ],
+            )
 
     def redrive(
         self,
@@ -119,26 +143,30 @@ class DeadLetterQueue:
         hold_seconds: int = 60,
     ) -> tuple[builtins.list[DeadLetter], builtins.list[DeadLetter]]:  # `list` here is the method above
         """Move matching messages back to the work queue: (moved, skipped). Each is stored in the work
-        queue before it is deleted from the DLQ; skipped ones become visible again after the hold."""
+        queue before it is deleted from the DLQ; skipped ones are visible again when this ends."""
         moved: list[DeadLetter] = []
         skipped: list[DeadLetter] = []
-        for message in self._receive(hold_seconds):
-            letter = dead_letter(message)
-            wanted = (not invocation_ids or letter.invocation_id in invocation_ids) and (
-                reason_prefix is None or (letter.reason or "").startswith(reason_prefix)
-            )
-            if not wanted or (limit is not None and len(moved) >= limit):
-                skipped.append(letter)
-                continue
-            if dry_run:
+        kept: list[dict[str, Any]] = []  # read but not moved: visible again when this ends
+        try:
+            for message in self._receive(hold_seconds):
+                letter = dead_letter(message)
+                wanted = (
+                    (not invocation_ids or letter.invocation_id in invocation_ids)
+                    and (reason_prefix is None or (letter.reason or "").startswith(reason_prefix))
+                    and (limit is None or len(moved) < limit)
+                )
+                if not wanted or dry_run:
+                    kept.append(message)
+                    (moved if wanted else skipped).append(letter)
+                    continue
+                attributes = routing_attributes(message.get("MessageAttributes", {}))
+                self.sqs.send_message(
+                    QueueUrl=work_queue_url, MessageBody=message["Body"], MessageAttributes=attributes
+                )
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 moved.append(letter)
-                continue
-            attributes = routing_attributes(message.get("MessageAttributes", {}))
-            self.sqs.send_message(
-                QueueUrl=work_queue_url, MessageBody=message["Body"], MessageAttributes=attributes
-            )
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            moved.append(letter)
+        finally:
+            self.release(kept)
         return moved, skipped
 
     def move_task(self, work_queue_url: str) -> str:
@@ -187,16 +215,27 @@ def discovered_queue_urls(sqs: Any) -> tuple[str, str]:
     return found[0], found[1]
 
 
+LOCAL_REGION = "us-east-1"
+EMULATOR_KEY = "local"  # what moto (and local mode) accept as an access key and its secret
+
+
 def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
+    """boto3 clients. With `--endpoint-url` (an emulation such as local mode's moto) a missing region
+    defaults to us-east-1 and missing credentials to dummy ones: an emulator checks neither, and an
+    operator should not have to export fake AWS keys to list a local queue."""
     import boto3
 
     options: dict[str, Any] = {}
+    session = boto3.session.Session()
     if args.endpoint_url:
         options["endpoint_url"] = args.endpoint_url
-    if args.region:
+        options["region_name"] = args.region or session.region_name or LOCAL_REGION
+        if session.get_credentials() is None:
+            options.update(aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)
+    elif args.region:
         options["region_name"] = args.region
-    return boto3.client("sqs", **options), (
-        boto3.client("cloudformation", **options) if args.stack_name else None
+    return session.client("sqs", **options), (
+        session.client("cloudformation", **options) if args.stack_name else None
     )
 
 
@@ -240,24 +279,34 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line. Flags that every subcommand understands are defined once, here, on the
+    top-level parser: `share_global_options` accepts them after any subcommand as well."""
     parser = argparse.ArgumentParser(prog="idn-triggers-ops", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="group", required=True)
-    dlq = commands.add_parser("dlq", help="the dead-letter queue").add_subparsers(
-        dest="command", required=True
+    parser.add_argument("--json", action="store_true", help="machine-readable output: one JSON object a line")
+    parser.add_argument(
+        "--endpoint-url",
+        help="an AWS endpoint other than AWS's own (local mode: the moto URL `make run` prints); "
+        "implies region us-east-1 and dummy credentials unless you have set them",
     )
-    for name in ("list", "redrive"):
-        command = dlq.add_parser(name)
-        command.add_argument("--stack-name", help="read DeadLetterQueueUrl/WorkQueueUrl from this stack")
-        command.add_argument("--queue-url", help="the dead-letter queue's URL")
-        command.add_argument("--endpoint-url", help="an SQS endpoint other than AWS (local mode: moto)")
-        command.add_argument("--region")
-        command.add_argument("--json", action="store_true", help="one JSON object per message")
+    parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
+    parser.add_argument("--stack-name", help="read DeadLetterQueueUrl/WorkQueueUrl from this stack's outputs")
+    commands = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    dlq = commands.add_parser("dlq", help="the dead-letter queue: list, redrive").add_subparsers(
+        dest="command", required=True, metavar="ACTION"
+    )
+    for name, text in (
+        ("list", "one line per dead-lettered message: age, trigger, invocation, reason (never the body)"),
+        ("redrive", "store dead-lettered messages in the work queue again, then delete them from the DLQ"),
+    ):
+        command = dlq.add_parser(name, help=text, description=text)
+        command.add_argument("--queue-url", help="the dead-letter queue's URL (instead of --stack-name)")
         command.add_argument(
             "--hold-seconds",
             type=int,
             default=30,
-            help="how long each message read stays hidden (default 30)",
+            help="each message read stays hidden at most this long should the command be killed "
+            "(default 30); messages are made visible again as soon as it ends",
         )
     redrive = dlq.choices["redrive"]
     redrive.add_argument("--to", help="the work queue's URL (with --queue-url)")
@@ -265,25 +314,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     redrive.add_argument("--reason-prefix", help="only messages whose reason starts with this")
     redrive.add_argument("--max", type=int, help="move at most this many")
     redrive.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
-    redrive.add_argument("--method", choices=("copy", "move-task"), default="copy")
+    redrive.add_argument(
+        "--method",
+        choices=("copy", "move-task"),
+        default="copy",
+        help="copy: store then delete, one by one, with filters (default); move-task: SQS moves everything",
+    )
     events.add_commands(commands)
     recover.add_parser(commands)
+    return share_global_options(parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit codes: 0 done; 2 usage error; 3 AWS refused or could not be reached."""
+    parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.group in ("events", "deliveries"):
-        return events.run(args)
+        return guarded(lambda: events.run(args))
     if args.group == "recover":
-        return recover.run(args)
+        return guarded(lambda: recover.run(args))
+    return guarded(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
     try:
-        return _run_dlq(args)
+        if not (args.stack_name or getattr(args, "queue_url", None) or args.endpoint_url):
+            raise OpsError("give --stack-name, or --queue-url (with --to for redrive), or --endpoint-url")
+        return run_dlq(args)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except NoRegionError:
+        print("error: no AWS region: pass --region or set AWS_REGION", file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials: configure them (aws configure, AWS_PROFILE), "
+            "or give --endpoint-url for local mode",
+            file=sys.stderr,
+        )
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 3
 
 
-def _run_dlq(args: argparse.Namespace) -> int:
-    """`dlq list` and `dlq redrive`; raises OpsError for what the operator must fix."""
+def run_dlq(args: argparse.Namespace) -> int:
     sqs, cloudformation = _clients(args)
     dlq_url, work_url = _queues(args, sqs, cloudformation)
     queue = DeadLetterQueue(sqs, dlq_url)
@@ -317,7 +397,8 @@ def _run_dlq(args: argparse.Namespace) -> int:
             if args.json
             else f"{verb}: {letter.invocation_id or letter.message_id} ({letter.reason or NO_REASON})"
         )
-    print(f"{verb} {len(moved)} message(s) to the work queue")
+    if not args.json:
+        print(f"{verb} {len(moved)} message(s) to the work queue")
     return 0
 
 

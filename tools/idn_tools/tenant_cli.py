@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
+from idn_tools.cli_support import guarded, share_global_options
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.event_buses import PartnerBuses
 from idn_triggers.eventbridge import partner_source_name
@@ -76,19 +77,14 @@ def emit(
         print(json.dumps(data, indent=2, default=str))
     elif headers:
         print(table(rows, headers))
-    else:
-        print(data)
+    else:  # never a Python repr: what is not a table is JSON
+        print(json.dumps(data, indent=2, default=str))
 
 
 # -- connection ---------------------------------------------------------------------------------
 def credentials(args: argparse.Namespace) -> ClientCredentials:
     if args.client_secret_id:
-        import boto3
-
-        value = json.loads(
-            boto3.client("secretsmanager").get_secret_value(SecretId=args.client_secret_id)["SecretString"]
-        )
-        return ClientCredentials.model_validate(value)
+        return credentials_from_secret(args.client_secret_id)
     client_id = args.client_id or os.environ.get("SAILPOINT_CLIENT_ID")
     secret = args.client_secret or os.environ.get("SAILPOINT_CLIENT_SECRET")
     if not client_id or not secret:
@@ -97,6 +93,27 @@ def credentials(args: argparse.Namespace) -> ClientCredentials:
             "or pass --client-id/--client-secret or --client-secret-id"
         )
     return ClientCredentials(client_id=client_id, client_secret=SecretStr(secret))
+
+
+class AwsError(Exception):
+    """AWS could not give what was asked (no region, no credentials, denied, unreachable): exit 3."""
+
+
+def credentials_from_secret(secret_id: str) -> ClientCredentials:
+    """The API client from the stack's secret, read with the user's AWS credentials."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    except (BotoCoreError, ClientError) as error:
+        raise AwsError(f"cannot read secret {secret_id}: {error}") from None
+    try:
+        return ClientCredentials.model_validate(json.loads(raw))
+    except ValueError:  # pydantic's ValidationError is one; never echo the secret's content
+        raise UsageError(
+            f"secret {secret_id} must hold a JSON object with clientId and clientSecret"
+        ) from None
 
 
 def tenant_url(args: argparse.Namespace) -> str:
@@ -149,18 +166,27 @@ def cmd_triggers_list(args: argparse.Namespace) -> int:
     return OK
 
 
+def is_request_response(trigger_id: Any) -> bool:
+    """Whether the catalogue says the trigger waits for an answer (unknown ids: assume it may)."""
+    info = known_triggers().get(str(trigger_id))
+    return info is None or info.type.value == "REQUEST_RESPONSE"
+
+
 def subscription_row(s: dict[str, Any]) -> tuple[Any, ...]:
     http = s.get("httpConfig") or {}
     bridge = s.get("eventBridgeConfig") or {}
     target = http.get("url")
     if s.get("type") == "EVENTBRIDGE":
         target = f"eventbridge {bridge.get('awsAccount')} {bridge.get('awsRegion')}"
+    # SailPoint stores an httpDispatchMode on every HTTP subscription, but a fire-and-forget trigger
+    # has no answer to give, so none is shown.
+    mode = http.get("httpDispatchMode") if is_request_response(s.get("triggerId")) else "-"
     return (
         s.get("id"),
         s.get("name"),
         s.get("triggerId"),
         target,
-        http.get("httpDispatchMode"),
+        mode,
         http.get("httpAuthenticationType"),
         s.get("responseDeadline"),
         s.get("filter") or "",
@@ -183,21 +209,53 @@ def cmd_subscriptions_show(args: argparse.Namespace) -> int:
     return OK
 
 
-def http_config(args: argparse.Namespace) -> dict[str, Any]:
-    config: dict[str, Any] = {"url": args.url, "httpDispatchMode": args.mode}
-    if args.bearer_token_env:
-        config.update(
-            httpAuthenticationType="BEARER_TOKEN",
-            bearerTokenAuthConfig={"bearerToken": env_secret(args.bearer_token_env)},
+AUTH_CHOICES = ("none", "bearer", "basic")
+
+
+def chosen_auth(args: argparse.Namespace) -> str | None:
+    """The inbound authentication the flags ask for: none, bearer, basic, or None if not given.
+
+    `--bearer-token-env` implies bearer and `--basic-user`/`--basic-password-env` imply basic;
+    `--auth` must agree with them. NO_AUTH is never chosen by leaving flags out."""
+    implied = (
+        "bearer"
+        if args.bearer_token_env
+        else ("basic" if args.basic_user or args.basic_password_env else None)
+    )
+    if args.bearer_token_env and (args.basic_user or args.basic_password_env):
+        raise UsageError("give either --bearer-token-env or --basic-user/--basic-password-env, not both")
+    if args.auth and implied and args.auth != implied:
+        raise UsageError(f"--auth {args.auth} contradicts the {implied} credential flags")
+    return str(args.auth or implied) if (args.auth or implied) else None
+
+
+def auth_config(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The httpConfig keys for one authentication type; credentials come from the environment."""
+    if kind == "bearer":
+        if not args.bearer_token_env:
+            raise UsageError("--auth bearer needs --bearer-token-env VAR (the variable holding the token)")
+        return {
+            "httpAuthenticationType": "BEARER_TOKEN",
+            "bearerTokenAuthConfig": {"bearerToken": env_secret(args.bearer_token_env)},
+        }
+    if kind == "basic":
+        if not (args.basic_user and args.basic_password_env):
+            raise UsageError("--auth basic needs --basic-user USER and --basic-password-env VAR")
+        return {
+            "httpAuthenticationType": "BASIC_AUTH",
+            "basicAuthConfig": {"userName": args.basic_user, "password": env_secret(args.basic_password_env)},
+        }
+    return {"httpAuthenticationType": "NO_AUTH"}
+
+
+def http_config(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    kind = chosen_auth(args)
+    if kind is None:
+        raise UsageError(
+            "choose how SailPoint authenticates to the receiver: --bearer-token-env VAR, "
+            "--basic-user USER --basic-password-env VAR, or --auth none (anyone could call it)"
         )
-    elif args.basic_user:
-        config.update(
-            httpAuthenticationType="BASIC_AUTH",
-            basicAuthConfig={"userName": args.basic_user, "password": env_secret(args.basic_password_env)},
-        )
-    else:
-        config["httpAuthenticationType"] = "NO_AUTH"
-    return config
+    return {"url": args.url, "httpDispatchMode": mode, **auth_config(kind, args)}
 
 
 def env_secret(name: str | None) -> str:
@@ -210,7 +268,7 @@ def env_secret(name: str | None) -> str:
     return value
 
 
-HTTP_ONLY_FLAGS = ("url", "mode", "bearer_token_env", "basic_user", "basic_password_env")
+HTTP_ONLY_FLAGS = ("url", "mode", "auth", "bearer_token_env", "basic_user", "basic_password_env")
 
 
 def event_bridge_config(args: argparse.Namespace, current: dict[str, Any] | None = None) -> dict[str, str]:
@@ -252,9 +310,12 @@ def partner_source_note(subscription: dict[str, Any]) -> None:
 
 
 def cmd_subscriptions_create(args: argparse.Namespace) -> int:
+    trigger = check_trigger(args.trigger)
+    if args.mode and not is_request_response(trigger):
+        raise UsageError(f"{trigger} is fire-and-forget: it has no response mode; leave --mode out")
     body: dict[str, Any] = {
         "name": args.name,
-        "triggerId": check_trigger(args.trigger),
+        "triggerId": trigger,
         "type": args.type,
         "responseDeadline": args.deadline,
         "enabled": not args.disabled,
@@ -267,8 +328,7 @@ def cmd_subscriptions_create(args: argparse.Namespace) -> int:
             raise UsageError("--aws-account and --aws-region go with --type EVENTBRIDGE")
         if not args.url:
             raise UsageError("HTTP subscriptions need --url (the receiver URL: <WebhookBaseUrl><trigger id>)")
-        args.mode = args.mode or "SYNC"
-        body["httpConfig"] = http_config(args)
+        body["httpConfig"] = http_config(args, args.mode or "SYNC")
     if args.filter:
         body["filter"] = args.filter
     created = client(args).create_subscription(body)
@@ -286,6 +346,17 @@ def cmd_subscriptions_update(args: argparse.Namespace) -> int:
             )
     if args.enable or args.disable:
         operations.append({"op": "replace", "path": "/enabled", "value": bool(args.enable)})
+    kind = chosen_auth(args)
+    new_auth = (
+        auth_config(kind, args) if kind else {}
+    )  # before any request: a missing variable is a usage error
+    if not operations and not (
+        args.url or args.mode or new_auth or args.aws_account or args.aws_region or args.type
+    ):
+        raise UsageError(
+            "nothing to change: give at least one of --name --url --mode --aws-account --aws-region "
+            "--deadline --filter --enable --disable --auth/--bearer-token-env/--basic-user"
+        )
     api = client(args)
     if args.aws_account or args.aws_region or args.type == "EVENTBRIDGE":
         current = api.get_subscription(args.id)
@@ -301,19 +372,20 @@ def cmd_subscriptions_update(args: argparse.Namespace) -> int:
             if current.get("httpConfig") is not None:
                 operations.append({"op": "remove", "path": "/httpConfig"})
         operations.append({"op": "add", "path": "/eventBridgeConfig", "value": config})
-    elif args.url or args.mode:
+    elif args.url or args.mode or new_auth:
         current = api.get_subscription(args.id)
         if current.get("type") == "EVENTBRIDGE":
-            raise UsageError("--url and --mode change HTTP subscriptions; this one is EVENTBRIDGE")
+            raise UsageError(
+                "--url, --mode and credentials change HTTP subscriptions; this one is EVENTBRIDGE"
+            )
         http = current.get("httpConfig") or {}
         config = {k: v for k, v in http.items() if v is not None}
         config.update({k: v for k, v in (("url", args.url), ("httpDispatchMode", args.mode)) if v})
+        if new_auth:  # the new credential replaces the old one and its type
+            for key in ("httpAuthenticationType", "bearerTokenAuthConfig", "basicAuthConfig"):
+                config.pop(key, None)
+            config.update(new_auth)
         operations.append({"op": "replace", "path": "/httpConfig", "value": config})
-    if not operations:
-        raise UsageError(
-            "nothing to change: give at least one of --name --url --mode --aws-account --aws-region "
-            "--deadline --filter --enable --disable"
-        )
     updated = api.patch_subscription(args.id, operations)
     emit(args, updated, [subscription_row(updated)], SUBSCRIPTION_HEADERS)
     return OK
@@ -321,7 +393,10 @@ def cmd_subscriptions_update(args: argparse.Namespace) -> int:
 
 def cmd_subscriptions_delete(args: argparse.Namespace) -> int:
     client(args).delete_subscription(args.id)
-    emit(args, {"deleted": args.id})
+    if args.json:
+        emit(args, {"deleted": args.id})
+    else:
+        print(f"deleted subscription {args.id}")
     return OK
 
 
@@ -377,6 +452,7 @@ def cmd_filter_check(args: argparse.Namespace) -> int:
         "isPathExist": verdict.is_path_exist,
         "error": verdict.error,
         "position": verdict.position,
+        "missingPath": verdict.missing_path,
     }
     result: dict[str, Any] = {"offline": offline}
     if args.remote:
@@ -401,7 +477,7 @@ def describe_filter(expression: str, offline: dict[str, Any], tenant: dict[str, 
             else "does not match: the event would not be delivered"
         )
         if not offline["isPathExist"]:
-            lines.append("note: a path in the filter does not exist in this input")
+            lines.append(f"note: {offline.get('missingPath') or 'a path'} does not exist in this input")
     if tenant is not None:
         keys = ("isValid", "isValidJSONPath", "isPathExist")
         rows = [(key, offline[key], tenant.get(key)) for key in keys]
@@ -430,7 +506,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "and that the API client allows the client_credentials grant",
             )
         )
-        return report(args, checks)
+        report(args, checks)
+        return TENANT  # the tenant refused or could not be reached (README's exit code 3)
     scopes = set(str(grant.get("scope", "")).split())
     missing = [] if "sp:scopes:all" in scopes else [s for s in REQUIRED_SCOPES if s not in scopes]
     checks.append(
@@ -453,15 +530,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
     )
     if family is None:
-        return report(args, checks)
+        report(args, checks)
+        return TENANT
     api = SailPointClient(url, ClientCredentialsTokenProvider(url, lambda: creds), family=family)
     checks.append(compare_catalogue(api))
+    if args.drift:
+        drift = schema_drift(api)
+        checks.append(
+            (
+                "trigger schemas match the catalogue",
+                not drift,
+                "same input and output schemas"
+                if not drift
+                else f"{len(drift)} difference(s) below; a changed schema may need a model update",
+            )
+        )
     for name, call, scope in (
         ("read subscriptions", api.list_subscriptions, "sp:trigger-service-subscriptions:read"),
         ("read invocation status", api.invocation_statuses, "sp:trigger-service-invocation-status:read"),
     ):
         checks.append(probe(name, call, scope))
     checks.extend(partner_sources(api))
+    if args.drift:
+        return report(args, checks, drift)
     return report(args, checks)
 
 
@@ -555,33 +646,138 @@ def fix_for(error: SailPointApiError, scope: str) -> str:
     return str(error)
 
 
-def report(args: argparse.Namespace, checks: list[tuple[str, bool, str]]) -> int:
-    data = [{"check": c, "ok": ok, "detail": d} for c, ok, d in checks]
+def report(
+    args: argparse.Namespace, checks: list[tuple[str, bool, str]], drift: list[dict[str, str]] | None = None
+) -> int:
+    data: Any = [{"check": c, "ok": ok, "detail": d} for c, ok, d in checks]
+    if drift is not None and args.json:
+        data = {"checks": data, "drift": drift}
     emit(
         args,
         data,
         [(c, "ok" if ok else "FAIL", d) for c, ok, d in checks],
         ("check", "result", "detail / fix"),
     )
+    if drift and not args.json:
+        print()
+        print(table([(d["trigger"], d["schema"], d["change"], d["path"]) for d in drift], DRIFT_HEADERS))
     return OK if all(ok for _, ok, _ in checks) else CHECK_FAILED
 
 
+# -- schema drift -------------------------------------------------------------------------------
+DRIFT_HEADERS = ("trigger", "schema", "change", "path")
+IGNORED_SCHEMA_KEYS = frozenset({"description", "examples", "example", "title", "$schema", "$id"})
+
+
+def schema_drift(api: SailPointClient) -> list[dict[str, str]]:
+    """How the tenant's triggers (input and output schemas) differ from the catalogue we ship.
+
+    Documentation-only keywords (descriptions, examples, titles) are ignored: a change there needs no
+    model update. A trigger only one side knows is one row."""
+    tenant = {str(t.get("id")): t for t in api.list_triggers()}
+    ours = known_triggers()
+    rows: list[dict[str, str]] = []
+    for trigger_id in sorted(set(tenant) | set(ours)):
+        if trigger_id not in ours:
+            rows.append(_drift(trigger_id, "-", "new at the tenant", "(enable with ExtraTriggers)"))
+            continue
+        if trigger_id not in tenant:
+            rows.append(_drift(trigger_id, "-", "not listed by the tenant", ""))
+            continue
+        document = trigger_document(trigger_id)
+        for key, label in (("inputSchema", "input"), ("outputSchema", "output")):
+            theirs = _schema(tenant[trigger_id].get(key))
+            mine = _schema(document.get(key))
+            for change, path in _differences(mine, theirs, ""):
+                rows.append(_drift(trigger_id, label, change, path or "/"))
+    return rows
+
+
+def _drift(trigger: str, schema: str, change: str, path: str) -> dict[str, str]:
+    return {"trigger": trigger, "schema": schema, "change": change, "path": path}
+
+
+def _schema(value: Any) -> Any:
+    """The API serializes schemas as JSON strings; the catalogue stores objects. Absent means none."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else None
+        except ValueError:
+            return value
+    return value or None
+
+
+def _differences(ours: Any, theirs: Any, path: str) -> list[tuple[str, str]]:
+    """(change, JSON Pointer) for every place the tenant's schema differs from ours."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        found: list[tuple[str, str]] = []
+        for key in sorted(set(ours) | set(theirs), key=str):
+            if key in IGNORED_SCHEMA_KEYS:
+                continue
+            where = f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if key not in theirs:
+                found.append(("removed at the tenant", where))
+            elif key not in ours:
+                found.append(("added at the tenant", where))
+            else:
+                found += _differences(ours[key], theirs[key], where)
+        return found
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        if all(not isinstance(item, dict | list) for item in ours + theirs):
+            return [] if sorted(map(str, ours)) == sorted(map(str, theirs)) else [("changed", path)]
+        return [
+            item
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True))
+            for item in _differences(a, b, f"{path}/{i}")
+        ]
+    return [] if ours == theirs else [("changed", path)]
+
+
 # -- parser -------------------------------------------------------------------------------------
+MODES = ("SYNC", "ASYNC", "DYNAMIC")
+TRIGGER_HELP = "trigger id, e.g. idn:identity-created (`idn-triggers triggers list` shows them)"
+
+
+def add_credential_flags(command: argparse.ArgumentParser, *, creating: bool) -> None:
+    """How SailPoint authenticates to the receiver. Secrets are read from environment variables,
+    never from the command line (where `ps` and shell history would show them)."""
+    command.add_argument(
+        "--auth",
+        choices=AUTH_CHOICES,
+        help=(
+            "how SailPoint authenticates to the receiver; required unless a credential flag below "
+            "implies it (none must be chosen explicitly)"
+            if creating
+            else "change how SailPoint authenticates to the receiver (with the credential flags below)"
+        ),
+    )
+    command.add_argument(
+        "--bearer-token-env", metavar="VAR", help="environment variable holding the bearer token to send"
+    )
+    command.add_argument("--basic-user", metavar="USER", help="Basic authentication user name to send")
+    command.add_argument(
+        "--basic-password-env", metavar="VAR", help="environment variable holding the Basic password to send"
+    )
+
+
 # argparse's type for what add_subparsers() returns has a private name, as typeshed spells it.
 def add_subscription_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    subs = commands.add_parser("subscriptions", help="manage subscriptions").add_subparsers(
-        dest="action", required=True
-    )
-    sub_list = subs.add_parser("list")
-    sub_list.add_argument("--trigger")
+    subs = commands.add_parser(
+        "subscriptions", help="list, show, create, update, delete subscriptions"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub_list = subs.add_parser("list", help="every subscription (or one trigger's)")
+    sub_list.add_argument("--trigger", help="only this trigger's subscriptions")
     sub_list.set_defaults(run=cmd_subscriptions_list)
-    show = subs.add_parser("show")
-    show.add_argument("id")
+    show = subs.add_parser("show", help="one subscription")
+    show.add_argument("id", help="the subscription id")
     show.set_defaults(run=cmd_subscriptions_show)
     create = subs.add_parser(
-        "create", help="credentials for SailPoint to send are read from environment variables"
+        "create",
+        help="subscribe a URL to a trigger",
+        description="Subscribe a URL to a trigger. Credentials SailPoint will send are read from "
+        "environment variables; NO_AUTH needs an explicit --auth none.",
     )
-    create.add_argument("--trigger", required=True)
+    create.add_argument("--trigger", required=True, help=TRIGGER_HELP)
     create.add_argument(
         "--type",
         type=str.upper,
@@ -592,37 +788,38 @@ def add_subscription_commands(commands: argparse._SubParsersAction[argparse.Argu
     create.add_argument("--url", help="HTTP: the receiver URL, e.g. <WebhookBaseUrl><trigger id>")
     create.add_argument("--aws-account", help="EVENTBRIDGE: the stack's AWS account id (12 digits)")
     create.add_argument("--aws-region", help="EVENTBRIDGE: the stack's AWS region, e.g. us-east-1")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="the subscription's name, shown in the admin UI")
     create.add_argument(
-        "--mode", choices=("SYNC", "ASYNC", "DYNAMIC"), help="HTTP request-response triggers (default SYNC)"
+        "--mode",
+        choices=MODES,
+        help="response mode of a request-response trigger (default SYNC); fire-and-forget triggers have none",
     )
-    create.add_argument("--deadline", default="PT1H")
-    create.add_argument("--filter")
-    create.add_argument("--disabled", action="store_true")
-    create.add_argument("--bearer-token-env", metavar="VAR", help="env var holding the bearer token to send")
-    create.add_argument("--basic-user")
     create.add_argument(
-        "--basic-password-env", metavar="VAR", help="env var holding the Basic password to send"
+        "--deadline", default="PT1H", help="responseDeadline, ISO-8601 duration (default PT1H)"
     )
+    create.add_argument("--filter", help="Jayway JsonPath filter: only matching events are sent")
+    create.add_argument("--disabled", action="store_true", help="create it disabled")
+    add_credential_flags(create, creating=True)
     create.set_defaults(run=cmd_subscriptions_create)
-    update = subs.add_parser("update")
-    update.add_argument("id")
-    update.add_argument("--name")
-    update.add_argument("--url")
-    update.add_argument("--mode", choices=("SYNC", "ASYNC", "DYNAMIC"))
+    update = subs.add_parser("update", help="change a subscription (JSON Patch of the fields given)")
+    update.add_argument("id", help="the subscription id")
+    update.add_argument("--name", help="new name")
+    update.add_argument("--url", help="new receiver URL")
+    update.add_argument("--mode", choices=MODES, help="new response mode (request-response triggers)")
     update.add_argument(
         "--type", type=str.upper, choices=("EVENTBRIDGE",), help="turn an HTTP subscription into EVENTBRIDGE"
     )
     update.add_argument("--aws-account", help="EVENTBRIDGE: the AWS account id (12 digits)")
     update.add_argument("--aws-region", help="EVENTBRIDGE: the AWS region")
-    update.add_argument("--deadline")
-    update.add_argument("--filter")
+    update.add_argument("--deadline", help="new responseDeadline (ISO-8601 duration)")
+    update.add_argument("--filter", help="new Jayway JsonPath filter")
     toggle = update.add_mutually_exclusive_group()
-    toggle.add_argument("--enable", action="store_true")
-    toggle.add_argument("--disable", action="store_true")
+    toggle.add_argument("--enable", action="store_true", help="enable the subscription")
+    toggle.add_argument("--disable", action="store_true", help="disable the subscription")
+    add_credential_flags(update, creating=False)
     update.set_defaults(run=cmd_subscriptions_update)
-    delete = subs.add_parser("delete")
-    delete.add_argument("id")
+    delete = subs.add_parser("delete", help="delete a subscription")
+    delete.add_argument("id", help="the subscription id")
     delete.set_defaults(run=cmd_subscriptions_delete)
 
 
@@ -645,10 +842,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     doctor = commands.add_parser("doctor", help="check credentials, scopes, API family and the trigger list")
+    doctor.add_argument(
+        "--drift",
+        action="store_true",
+        help="also compare the tenant's trigger input and output schemas with the shipped catalogue",
+    )
     doctor.set_defaults(run=cmd_doctor)
 
     triggers = commands.add_parser("triggers", help="the trigger catalogue").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
     listing = triggers.add_parser("list", help="id, name, type, availability")
     listing.add_argument("--offline", action="store_true", help="our catalogue, without asking the tenant")
@@ -657,32 +859,39 @@ def build_parser() -> argparse.ArgumentParser:
     add_subscription_commands(commands)
 
     invoke = commands.add_parser("invoke-test", help="start a test invocation of a trigger")
-    invoke.add_argument("trigger")
+    invoke.add_argument("trigger", help=TRIGGER_HELP)
     invoke.add_argument("--input", metavar="FILE", help="JSON input (default: the trigger's example)")
-    invoke.add_argument("--subscription", metavar="ID")
+    invoke.add_argument(
+        "--subscription", metavar="ID", help="only this subscription (default: all of the trigger's)"
+    )
     invoke.set_defaults(run=cmd_invoke_test)
 
     invocations = commands.add_parser("invocations", help="invocation status").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
-    status = invocations.add_parser("status")
-    status.add_argument("--trigger")
+    status = invocations.add_parser("status", help="recent invocations: started, completed, outcome")
+    status.add_argument("--trigger", help="only this trigger's invocations")
     status.set_defaults(run=cmd_invocations_status)
 
     filters = commands.add_parser("filter", help="test subscription filters").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
     check = filters.add_parser("check", help="evaluate a filter offline (and with --remote, at the tenant)")
     check.add_argument("filter", help="Jayway JsonPath, e.g. '$[?($.identity.type == \"IDENTITY\")]'")
-    check.add_argument("--trigger", required=True)
+    check.add_argument("--trigger", required=True, help=TRIGGER_HELP)
     check.add_argument("--input", metavar="FILE", help="JSON input (default: the trigger's example)")
     check.add_argument("--remote", action="store_true", help="also ask the tenant's validate-filter")
     check.set_defaults(run=cmd_filter_check)
-    return parser
+    return share_global_options(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return guarded(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """One command, its expected failures turned into a message and the README's exit code."""
     try:
         return int(args.run(args))
     except UsageError as error:
@@ -698,6 +907,9 @@ def main(argv: list[str] | None = None) -> int:
             else ("check SAILPOINT_TENANT_URL, the client id and secret")
         )
         print(f"error: {error}" + (f" ({fix})" if fix != str(error) else ""), file=sys.stderr)
+        return TENANT
+    except AwsError as error:
+        print(f"error: {error}", file=sys.stderr)
         return TENANT
 
 

@@ -29,6 +29,8 @@ class FilterVerdict:
     """The paths the expression reads exist in the input."""
     error: str | None = None
     position: int | None = None
+    missing_path: str | None = None
+    """The first path read by the filter that finds nothing in the input (when one does)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -68,21 +70,41 @@ class CompiledFilter:
         A filter's condition is ignored here: only whether the fields it reads are present.
         Relative (``@``) paths count as present when some candidate node has them.
         """
+        return self.missing_path(payload) is None
+
+    def missing_path(self, payload: object) -> str | None:
+        """The first path that finds nothing in ``payload`` (as JSONPath text, ``@...`` for a path
+        relative to the filtered node), or None when every path exists (see ``paths_exist``)."""
         if not is_json(payload):
-            return False
+            return "$"
         prefix_nodes = _prefix_nodes(self.path, payload, payload)
         if not prefix_nodes:
-            return False
+            return _path_text(_prefix(self.path))
         if _first_filter_scans(self.path):
             prefix_nodes = [node for start in prefix_nodes for node in _descendants(start)]
         candidates = [child for node in prefix_nodes for child in _filter_candidates(node)]
         for operand in _filter_paths(self.path):
             if operand.relative:
                 if not any(_prefix_nodes(operand.path, c, payload) for c in candidates):
-                    return False
+                    return "@" + _path_text(operand.path)[1:]
             elif not _prefix_nodes(operand.path, payload, payload):
-                return False
-        return True
+                return _path_text(operand.path)
+        return None
+
+
+def _prefix(path: JSONPath) -> JSONPath:
+    """The part of ``path`` before its first filter."""
+    prefix = []
+    for segment in path.segments:
+        if any(isinstance(selector, JaywayFilter) for selector in segment.selectors):
+            break
+        prefix.append(segment)
+    return JSONPath(env=path.env, segments=prefix)
+
+
+def _path_text(path: JSONPath) -> str:
+    """A path as a user reads it, up to its first filter: ``$['identity']['type']``."""
+    return str(_prefix(path))
 
 
 @functools.lru_cache(maxsize=512)
@@ -151,10 +173,12 @@ def validate_filter(expression: str, payload: object) -> FilterVerdict:
         compiled = compile_filter(expression)
     except FilterSyntaxError as err:
         return FilterVerdict(False, False, False, error=str(err), position=err.position)
+    missing = compiled.missing_path(payload)
     return FilterVerdict(
         is_valid=compiled.matches(payload),
         is_valid_json_path=True,
-        is_path_exist=compiled.paths_exist(payload),
+        is_path_exist=missing is None,
+        missing_path=missing,
     )
 
 

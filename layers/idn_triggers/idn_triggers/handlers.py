@@ -105,8 +105,9 @@ class TriggerHandler:
         if self.output_model is None:
             return None
         if result is None:
-            if self.output_optional:
-                return None
+            if self.output_optional:  # a model may document what "nothing" is sent as
+                none_answer = getattr(self.output_model, "NONE_ANSWER", None)
+                return dict(none_answer) if none_answer is not None else None
             logger.error("trigger handler returned no answer", extra={"trigger_id": self.trigger_id})
             raise InvalidHandlerOutput()
         # warnings=False: pydantic's serializer warnings quote the offending values (PII) into logs.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -242,6 +243,26 @@ def idempotency_key(trigger_id: str, payload: dict[str, Any], invocation_id: str
     return f"{trigger_id}#{invocation_id or payload_fingerprint(trigger_id, payload)}"
 
 
+def sample_event_id(trigger_id: str, payload: dict[str, Any]) -> str | None:
+    """A fresh id for each delivery of the trigger's published sample event, else None.
+
+    De-duplication keys (the idempotency key is `{trigger id}#{invocation id}`): the invocation id
+    SailPoint gives (`_metadata`, or the callback URL) when there is one; otherwise the payload's
+    fingerprint, so the same fire-and-forget event delivered twice runs once. A test invocation
+    without an input sends the trigger's sample payload, and so do `idn-triggers invoke-test`, the
+    local demo and `events/`: keyed by content they would all be one event, and resending the
+    sample after changing a handler would silently run nothing. Real events never equal the
+    published sample (its ids are the documentation's), so each sample delivery gets its own key.
+    """
+    from idn_triggers.catalogue import trigger_document
+
+    try:
+        sample = trigger_document(trigger_id).get("exampleInput")
+    except KeyError:  # an id the catalogue does not know (ExtraTriggers): no published sample
+        return None
+    return f"sample-{uuid.uuid4()}" if payload == sample else None
+
+
 def queued_invocation(
     delivery: Delivery, trigger_type: TriggerType, response_deadline: timedelta, now: datetime | None = None
 ) -> QueuedInvocation:
@@ -251,13 +272,18 @@ def queued_invocation(
     answerable = (
         trigger_type is TriggerType.REQUEST_RESPONSE and metadata is not None and metadata.callback_url
     )
-    invocation_id = delivery.invocation_id or payload_fingerprint(delivery.trigger_id, delivery.payload)
+    sample = None if delivery.invocation_id else sample_event_id(delivery.trigger_id, delivery.payload)
+    invocation_id = (
+        delivery.invocation_id or sample or payload_fingerprint(delivery.trigger_id, delivery.payload)
+    )
     return QueuedInvocation(
         trigger_id=delivery.trigger_id,
         trigger_type=trigger_type,
         mode=delivery.response_mode if answerable else None,
         invocation_id=invocation_id,
-        idempotency_key=idempotency_key(delivery.trigger_id, delivery.payload, delivery.invocation_id),
+        idempotency_key=idempotency_key(
+            delivery.trigger_id, delivery.payload, delivery.invocation_id or sample
+        ),
         callback_url=metadata.callback_url if answerable and metadata else None,
         secret=metadata.secret if answerable and metadata else None,
         deadline=received + response_deadline if answerable else None,

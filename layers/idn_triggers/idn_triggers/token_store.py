@@ -39,6 +39,7 @@ class StoredToken(BaseModel):
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a credential
     expires_at: float = Field(gt=0)  # epoch seconds
     scope: str | None = None
+    issued_at: float | None = None  # epoch seconds; absent in tokens stored by older versions
 
     def usable(self, now: float | None = None, margin: float = SAFETY_MARGIN_SECONDS) -> bool:
         return self.expires_at - margin > (now if now is not None else time.time())
@@ -50,6 +51,7 @@ class StoredToken(BaseModel):
                 "token_type": self.token_type,
                 "expires_at": self.expires_at,
                 "scope": self.scope,
+                "issued_at": self.issued_at,
             }
         )
 
@@ -125,11 +127,13 @@ def refresh_stored_token(grant: Callable[[], dict[str, Any]], write: Callable[[s
     body = grant()
     try:
         lifetime = float(body["expires_in"])
+        now = time.time()
         token = StoredToken(
             access_token=SecretStr(str(body["access_token"])),
             token_type=str(body.get("token_type", "bearer")),
-            expires_at=time.time() + lifetime,
+            expires_at=now + lifetime,
             scope=body.get("scope"),
+            issued_at=now,
         )
     except (KeyError, TypeError, ValueError, ValidationError):
         raise TokenUnavailable(
@@ -141,6 +145,17 @@ def refresh_stored_token(grant: Callable[[], dict[str, Any]], write: Callable[[s
         )
     write(token.to_secret_string())
     return token
+
+
+def stored_token_age(value: Any, now: float | None = None) -> tuple[float | None, float] | None:
+    """(age, seconds to expiry) of the token in the secret, for the dashboard; None if there is none.
+    The age is None for a token stored before `issued_at` was recorded."""
+    stored = parse_stored_token(value)
+    if stored is None:
+        return None
+    current = now if now is not None else time.time()
+    age = None if stored.issued_at is None else max(0.0, current - stored.issued_at)
+    return age, stored.expires_at - current
 
 
 def secret_reader() -> Callable[..., Any]:

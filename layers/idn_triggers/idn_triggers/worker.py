@@ -10,6 +10,8 @@ Every record ends in exactly one of three ways:
 Duplicates of one invocation are absorbed by Powertools idempotency keyed on the invocation id.
 Records are the receiver's `QueuedInvocation`s or, with EventBridge subscriptions, SailPoint events a
 rule routed here; `idn_triggers.eventbridge` turns the latter into the former.
+Duplicates are also logged as "duplicate of <key>, skipped" and counted (WorkerRecords,
+Outcome=duplicate); key rules: `idn_triggers.queue`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class WorkerOutcome(StrEnum):
     EXPIRED = "expired"  # response deadline passed
     CALLBACK_REJECTED = "callback_rejected"
     DEAD_LETTERED = "dead_lettered"
+    DUPLICATE = "duplicate"  # absorbed by idempotency: the same key ran before (logged as such)
 
 
 class RetryLater(Exception):
@@ -112,7 +115,7 @@ class Worker:
         if message is None:
             self.dead_letter(record, None, problem)
             return WorkerOutcome.POISON
-        run = HandlerRun()
+        run = HandlerRun()  # left untouched when idempotency absorbs a duplicate
         try:
             outcome = WorkerOutcome(
                 self._handle_once(message=message, record=record, receive_count=receive_count, run=run)
@@ -127,6 +130,12 @@ class Worker:
                 return WorkerOutcome.REQUEUED
             self.delay(record, retry.delay)
             raise
+        if not run.handled:
+            logger.info(
+                f"duplicate of {message.idempotency_key}, skipped",
+                extra={**message.log_fields(), "first_outcome": str(outcome)},
+            )
+            return WorkerOutcome.DUPLICATE
         self._archive(message, outcome, run)
         return outcome
 

@@ -3,7 +3,8 @@
 Configuration (template parameter -> environment):
 - DYNAMIC_APPROVER_RULES: JSON object mapping an item type (ACCESS_PROFILE, ROLE, ENTITLEMENT) or "*"
   to the approver to add, e.g. {"ROLE": {"id": "2c91...", "name": "Role Owners", "type": "GOVERNANCE_GROUP"}}.
-  The first requested item with a rule decides; with no rule, nobody is added (the answer is null).
+  The first requested item with a rule decides; with no rule, nobody is added: the answer is
+  SailPoint's documented "no extra approver", {"id": "", "name": "", "type": ""}.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ def settings() -> DynamicApproverSettings:
 
 
 @trigger_handler("idn:access-request-dynamic-approver")
-def choose_approver(event: AccessRequestDynamicApprover) -> DynamicApprover | None:
+def choose_approver(event: AccessRequestDynamicApprover) -> DynamicApprover:
     rules = settings().rules
     for item in event.requested_items:
         rule = rules.get(item.type.upper()) or rules.get("*")
         if rule is not None:
             return rule
-    return None
+    return DynamicApprover.nobody()  # returning None is sent the same way

@@ -7,9 +7,9 @@ docs and an array of 1-10 in the spec; both are accepted and exposed as a list.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from idn_triggers.models.base import SailPointModel, SailPointOutput
 from idn_triggers.models.common import ListOrNull, OneOrMany, Ref
@@ -75,11 +75,29 @@ class PreApprovalDecision(SailPointOutput):
 
 class DynamicApprover(SailPointOutput):
     """Answer to dynamic approver: the identity or governance group to add as an approver.
-    A handler returns None to add nobody, which is sent as JSON `null` (the output schema allows it)."""
 
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    type: Literal["IDENTITY", "GOVERNANCE_GROUP"]
+    "No extra approver" is sent in the documented object form `{"id": "", "name": "", "type": ""}`
+    (the newest published schema, `outputSchemaWebhookVariant`, says to send empty values; what
+    SailPoint does with `null`, which the v1 schema allows, is not documented). A handler returns
+    `DynamicApprover.nobody()` or None; both are sent as the object form (`NONE_ANSWER`)."""
+
+    NONE_ANSWER: ClassVar[dict[str, str]] = {"id": "", "name": "", "type": ""}
+
+    id: str
+    name: str
+    type: Literal["IDENTITY", "GOVERNANCE_GROUP", ""]
+
+    @model_validator(mode="after")
+    def _someone_or_nobody(self) -> DynamicApprover:
+        values = (self.id, self.name, self.type)
+        if all(values) or not any(values):
+            return self
+        raise ValueError("give id, name and type of the approver, or all three empty for nobody")
+
+    @classmethod
+    def nobody(cls) -> DynamicApprover:
+        """No extra approver."""
+        return cls.model_validate(cls.NONE_ANSWER)
 
 
 class ApprovalInfo(SailPointModel):

@@ -1,0 +1,82 @@
+"""What every operator command does the same way, whatever its subcommands.
+
+- Global flags (`--json`, `--region`, ...) are accepted before or after the subcommand: the options
+  of the top-level parser are copied into every subcommand (`share_global_options`), with no default
+  there, so a flag given before the subcommand is not reset by it. Define a global flag once, on the
+  top-level parser; a subcommand that defines an option of the same name keeps its own.
+- A closed pipe (`idn-triggers ... | head`) ends the command quietly, and Ctrl-C ends it with 130,
+  without a traceback (`guarded`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+from collections.abc import Callable, Iterator
+
+INTERRUPTED = 130  # what shells report for a command ended by Ctrl-C
+
+
+def share_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make `parser`'s own options valid after any subcommand too (call once, after building it)."""
+    shared = [
+        action
+        for action in parser._actions
+        if action.option_strings and not isinstance(action, argparse._HelpAction | argparse._VersionAction)
+    ]
+    for sub in _subparsers(parser):
+        for action in shared:
+            if any(option in sub._option_string_actions for option in action.option_strings):
+                continue  # the subcommand has its own option of that name
+            copied = copy.copy(action)
+            copied.default = argparse.SUPPRESS  # only set when given here: keeps a value given earlier
+            copied.required = False
+            sub._add_action(copied)
+    return parser
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to one parser
+                yield sub
+                yield from _subparsers(sub)
+
+
+def undocumented_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Options and subcommands without help text, in `parser` and all its subcommands (for tests)."""
+    missing = []
+    for each in [parser, *_subparsers(parser)]:
+        for action in each._actions:
+            if action.help in (None, "") and not isinstance(action, argparse._SubParsersAction):
+                missing.append(f"{each.prog}: {'/'.join(action.option_strings) or action.dest}")
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {choice.dest for choice in action._choices_actions}
+                missing += [f"{each.prog} {name}" for name in action.choices if name not in helped]
+    return missing
+
+
+def guarded(run: Callable[[], int]) -> int:
+    """Run a command's body: a closed stdout or Ctrl-C ends it quietly, never with a traceback."""
+    try:
+        code = run()
+        sys.stdout.flush()  # a closed pipe shows up here for buffered output
+        return code
+    except BrokenPipeError:
+        quiet_stdout()
+        return 0  # the reader had what it wanted (`| head`)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit fails no more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout already closed or not a file: nothing left to flush
+        pass
