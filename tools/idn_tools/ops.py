@@ -191,8 +191,11 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
     import boto3
 
     options: dict[str, Any] = {}
-    if args.endpoint_url:
+    if args.endpoint_url:  # an emulator (local mode's moto): region and credentials need no setup
         options["endpoint_url"] = args.endpoint_url
+        options["region_name"] = "us-east-1"
+        if boto3.Session().get_credentials() is None:
+            options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
     if args.region:
         options["region_name"] = args.region
     return boto3.client("sqs", **options), (
@@ -275,11 +278,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return events.run(args)
     if args.group == "recover":
         return recover.run(args)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return _run_dlq(args)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError) as error:  # no region or credentials, endpoint down, refused
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 3
 
 
 def _run_dlq(args: argparse.Namespace) -> int:
