@@ -197,8 +197,10 @@ def test_a_share_of_failed_deliveries_is_recovered_once_by_one_pass(
     assert 30 <= lost <= 90
     # When the reconciler runs once
     report = reconcile(fresh)
-    # Then it queued exactly the failed ones, and each of the 200 was handled exactly once
-    assert report["queued"] == lost and report["unrecoverable"] == 0
+    # Then it queued the failed ones (the stack's own scheduled pass may have claimed a few of them
+    # first on a loaded machine: claims are shared, so never both), and each of the 200 was handled
+    # exactly once, the lost ones as recovered deliveries
+    assert 0 < report["queued"] <= lost and report["unrecoverable"] == 0
     counts = handled_exactly_once(fresh, ledger, identities)
     assert {identity: counts[identity] for identity in identities} == dict.fromkeys(identities, 1)
     assert len(ledger.recovered()) == lost

@@ -26,7 +26,6 @@ from idn_triggers.queue import QueuedInvocation
 BUCKET = "ops-archivebucket-test"
 PRE = "idn:access-request-pre-approval"
 CREATED = "idn:identity-created"
-NOW = datetime.now(UTC)
 
 
 def record(
@@ -43,7 +42,7 @@ def record(
         if request_response
         else None,
         secret=SecretStr("ops-secret") if request_response else None,
-        received_at=NOW - timedelta(minutes=minutes_ago),
+        received_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),  # relative to when the test runs
         payload={"identity": {"id": invocation_id, "name": "Grace Hopper"}},
     )
     answer = {"approved": True, "comment": "ok", "approver": "x"} if request_response else None

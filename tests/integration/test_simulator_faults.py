@@ -99,5 +99,5 @@ def test_the_admin_endpoint_queues_a_reset(sim: TenantSimulator) -> None:
     added = requests.post(f"{sim.url}/_sim/faults", json={"completions": {"reset": True}}, timeout=5)
     assert added.status_code == 200
     assert added.json()["completions"] == [
-        {"status": None, "retry_after": None, "delay_seconds": 0.0, "reset": True}
+        {"status": None, "retry_after": None, "delay_seconds": 0.0, "reset": True, "delivered": False}
     ]

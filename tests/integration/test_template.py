@@ -44,7 +44,7 @@ RUNTIME_VARIABLES = {
 
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
-SCHEDULED = ("TokenRefresherFunction", "CredentialRotatorFunction", "SubscriptionsFunction")
+SCHEDULED = ("TokenRefresherFunction", "CredentialRotatorFunction", "SubscriptionsFunction", "ReconcilerFunction")
 
 
 def resource_of_type(kind: str) -> dict[str, Any]:
@@ -940,7 +940,11 @@ def test_the_recovery_state_table_is_encrypted_with_ttl_and_only_the_reconciler_
     table = RESOURCES["RecoveryStateTable"]["Properties"]
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": {"Fn::If": ["HasKmsKey", "KMS", NO_VALUE]},
+        "KMSMasterKeyId": {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, NO_VALUE]},
+    }
     writers = [
         name
         for name, function in FUNCTIONS.items()
@@ -955,8 +959,14 @@ def test_the_recovery_state_table_is_encrypted_with_ttl_and_only_the_reconciler_
 
 def test_the_reconciler_may_only_send_to_the_work_queue() -> None:
     policies = FUNCTIONS["ReconcilerFunction"]["Properties"]["Policies"]
-    sends = [p["SQSSendMessagePolicy"]["QueueName"] for p in policies if "SQSSendMessagePolicy" in p]
-    assert sends == [{"Fn::GetAtt": ["WorkQueue", "QueueName"]}]
+    sends = [
+        statement["Resource"]
+        for policy in (b for p in policies for b in _branches(p))
+        for statement in _statements(policy)
+        if any(str(action).startswith("sqs:") for action in statement["Action"])
+    ]
+    assert sends == [{"Fn::GetAtt": ["WorkQueue", "Arn"]}]
+    assert not any("SQSSendMessagePolicy" in p for p in policies)  # it grants sqs:SendMessage*
     variables = FUNCTIONS["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["WORK_QUEUE_URL"] == {"Ref": "WorkQueue"}
 
@@ -1010,8 +1020,9 @@ def test_the_metrics_the_alarms_watch_are_the_ones_the_reconciler_publishes() ->
     from idn_triggers.recovery import PassReport
 
     published = set(PassReport(datetime.now(UTC)).metrics())
-    watched = set().union(*_custom_metric_alarms().values())
-    assert watched <= published
+    recovery = {n: m for n, m in _custom_metric_alarms().items() if "Recover" in n or "Unrecoverable" in n}
+    watched = set().union(*recovery.values())
+    assert watched and watched <= published
 
 
 def test_outputs_name_the_recovery_state_table() -> None:

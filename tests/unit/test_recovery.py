@@ -231,3 +231,20 @@ def test_since_reads_short_and_iso_durations(text: str, expected: timedelta) -> 
 def test_since_refuses_what_is_not_a_duration(text: str) -> None:
     with pytest.raises(RecoverUsageError):
         parse_since(text)
+
+
+def test_the_recover_command_gives_the_shared_library_logger_back() -> None:
+    # Given the service logger every library module shares, at its level and on its stream
+    import logging
+
+    from idn_tools.recover import _quiet_library_logs
+    from idn_triggers.recovery import logger
+
+    shared = logging.getLogger(logger.name)
+    level, streams = shared.level, [getattr(h, "stream", None) for h in shared.handlers]
+    # When the command quiets it for its own output, then ends
+    with _quiet_library_logs(verbose=False):
+        assert shared.level == logging.CRITICAL
+    # Then later code in the same process logs as before
+    assert shared.level == level
+    assert [getattr(h, "stream", None) for h in shared.handlers] == streams

@@ -19,6 +19,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -199,21 +201,35 @@ def _warn(report: PassReport) -> None:
         )
 
 
-def _quiet_library_logs(verbose: bool) -> None:
+@contextmanager
+def _quiet_library_logs(verbose: bool) -> Iterator[None]:
     """The command prints its own rows, warnings and summary; the library's JSON log lines go to
-    stderr, and only with --verbose (stdout stays one JSON object per line)."""
+    stderr, and only with --verbose (stdout stays one JSON object per line). The library's logger
+    is shared by the whole process, so its level and streams are given back afterwards."""
     import logging
 
     from idn_triggers.recovery import logger
 
-    for handler in logging.getLogger(logger.name).handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(sys.stderr)
+    shared = logging.getLogger(logger.name)
+    level = shared.level
+    streams = [(h, h.stream) for h in shared.handlers if isinstance(h, logging.StreamHandler)]
+    for handler, _ in streams:
+        handler.setStream(sys.stderr)
     logger.setLevel("INFO" if verbose else "CRITICAL")
+    try:
+        yield
+    finally:
+        shared.setLevel(level)
+        for handler, stream in streams:
+            handler.setStream(stream)
 
 
 def run(args: argparse.Namespace) -> int:
-    _quiet_library_logs(args.verbose)
+    with _quiet_library_logs(args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         since = parse_since(args.since)
         grace = parse_since(args.grace)
