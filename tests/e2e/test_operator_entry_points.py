@@ -107,6 +107,16 @@ def test_ops_listing_twice_shows_the_same_messages(aws: str) -> None:
     assert ids[0] == ids[1] == sorted(f"inv-{i}" for i in range(12))
 
 
+def test_ops_events_with_endpoint_url_alone_needs_no_aws_configuration(aws: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=aws, region_name="us-east-1")
+    s3.create_bucket(Bucket="entry-archivebucket-1")
+
+    result = run("idn-triggers-ops", "events", "list", "--endpoint-url", aws, "--json", env=fresh_env())
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # an empty archive: nothing listed, and no credential or region error
+
+
 def test_ops_without_a_queue_or_region_says_what_to_give(aws: str) -> None:
     nothing = run("idn-triggers-ops", "dlq", "list", env=fresh_env())
     no_region = run(

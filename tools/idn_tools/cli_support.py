@@ -6,6 +6,9 @@
   top-level parser; a subcommand that defines an option of the same name keeps its own.
 - A closed pipe (`idn-triggers ... | head`) ends the command quietly, and Ctrl-C ends it with 130,
   without a traceback (`guarded`).
+- `--endpoint-url` (an emulator such as local mode's moto) implies a region and placeholder
+  credentials when none are configured (`aws_client_options`): an emulator checks neither, and an
+  operator should not have to export fake AWS keys to look at a local queue or bucket.
 """
 
 from __future__ import annotations
@@ -15,8 +18,27 @@ import copy
 import os
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 INTERRUPTED = 130  # what shells report for a command ended by Ctrl-C
+LOCAL_REGION = "us-east-1"  # local mode's region
+EMULATOR_KEY = "local"  # what moto (and local mode) accept as an access key and its secret
+
+
+def aws_client_options(endpoint_url: str | None, region: str | None) -> dict[str, Any]:
+    """Keyword arguments for boto3 clients from `--endpoint-url` and `--region`."""
+    options: dict[str, Any] = {}
+    if region:
+        options["region_name"] = region
+    if endpoint_url:
+        import boto3
+
+        session = boto3.session.Session()
+        options["endpoint_url"] = endpoint_url
+        options.setdefault("region_name", session.region_name or LOCAL_REGION)
+        if session.get_credentials() is None:
+            options.update(aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)
+    return options
 
 
 def share_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from idn_tools.cli_support import aws_client_options
 from idn_triggers.archive import ArchivedDelivery, ArchiveError, DeliveryArchive, Window, s3_client, shown
 from idn_triggers.envelope import DeliveryKind, ResponseMode
 from idn_triggers.queue import replayed_invocation
@@ -225,7 +226,7 @@ def add_commands(commands: Any) -> None:
         command.add_argument("--stack-name", help="read ArchiveBucketName (and WorkQueueUrl) from this stack")
         command.add_argument("--bucket", help="the archive bucket's name")
         command.add_argument("--endpoint-url", help="an AWS endpoint other than AWS (local mode: moto)")
-        command.add_argument("--region")
+        command.add_argument("--region", help="the AWS region (default: your AWS configuration)")
     for command in (listing, replay, tail):
         command.add_argument("--trigger", help="only this trigger id")
     for command in (listing, replay):
@@ -236,7 +237,7 @@ def add_commands(commands: Any) -> None:
         )
     listing.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
     listing.add_argument("--json", action="store_true", help="one JSON object per delivery")
-    show.add_argument("event_id", metavar="EVENT_ID")
+    show.add_argument("event_id", metavar="EVENT_ID", help="the event id (from events list)")
     show.add_argument("--reveal", action="store_true", help="print payload and answer values (personal data)")
     replay.add_argument("event_ids", nargs="*", metavar="EVENT_ID", help="these events (or a window)")
     replay.add_argument("--queue-url", help="the work queue's URL (default: from the stack or local mode)")
@@ -271,11 +272,7 @@ class Clients:
 
 
 def _clients(args: argparse.Namespace) -> Clients:
-    options: dict[str, Any] = {}
-    if args.endpoint_url:
-        options["endpoint_url"] = args.endpoint_url
-    if args.region:
-        options["region_name"] = args.region
+    options = aws_client_options(args.endpoint_url, args.region)
     outputs: dict[str, str] = {}
     if args.stack_name:
         import boto3
@@ -285,7 +282,8 @@ def _clients(args: argparse.Namespace) -> Clients:
         except Exception as error:
             raise EventsError(f"cannot read stack {args.stack_name}: {error}") from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
-    s3 = s3_client(args.endpoint_url, args.region)
+    credentials = {k: v for k, v in options.items() if k.startswith("aws_")}
+    s3 = s3_client(options.get("endpoint_url"), options.get("region_name"), credentials=credentials)
     bucket = args.bucket or outputs.get("ArchiveBucketName")
     if not bucket and args.stack_name:
         raise EventsError(

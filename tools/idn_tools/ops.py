@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from idn_tools import events, recover
-from idn_tools.cli_support import guarded, share_global_options
+from idn_tools.cli_support import aws_client_options, guarded, share_global_options
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -215,27 +215,13 @@ def discovered_queue_urls(sqs: Any) -> tuple[str, str]:
     return found[0], found[1]
 
 
-LOCAL_REGION = "us-east-1"
-EMULATOR_KEY = "local"  # what moto (and local mode) accept as an access key and its secret
-
-
 def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
-    """boto3 clients. With `--endpoint-url` (an emulation such as local mode's moto) a missing region
-    defaults to us-east-1 and missing credentials to dummy ones: an emulator checks neither, and an
-    operator should not have to export fake AWS keys to list a local queue."""
+    """boto3 clients for SQS (and CloudFormation with --stack-name)."""
     import boto3
 
-    options: dict[str, Any] = {}
-    session = boto3.session.Session()
-    if args.endpoint_url:
-        options["endpoint_url"] = args.endpoint_url
-        options["region_name"] = args.region or session.region_name or LOCAL_REGION
-        if session.get_credentials() is None:
-            options.update(aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)
-    elif args.region:
-        options["region_name"] = args.region
-    return session.client("sqs", **options), (
-        session.client("cloudformation", **options) if args.stack_name else None
+    options = aws_client_options(args.endpoint_url, args.region)
+    return boto3.client("sqs", **options), (
+        boto3.client("cloudformation", **options) if args.stack_name else None
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from idn_tools.cli_support import aws_client_options
 from idn_triggers.durations import parse_duration
 from idn_triggers.queue import QueueSender
 from idn_triggers.recovery import (
@@ -89,7 +90,7 @@ def add_parser(commands: Any) -> None:
     recover.add_argument("--endpoint-url", help="an AWS endpoint other than AWS (local mode: moto)")
     recover.add_argument("--table", help="the recovery state table (RecoveryStateTableName)")
     recover.add_argument("--queue-url", help="the work queue's URL")
-    recover.add_argument("--region")
+    recover.add_argument("--region", help="the AWS region (default: your AWS configuration)")
     recover.add_argument("--tenant-url", help="tenant API base URL (env SAILPOINT_TENANT_URL)")
     recover.add_argument("--client-id", help="API client id (env SAILPOINT_CLIENT_ID)")
     recover.add_argument("-v", "--verbose", action="store_true", help="the library's log lines, on stderr")
@@ -147,11 +148,7 @@ def _aws(args: argparse.Namespace) -> tuple[DynamoDBRecoveryState, QueueSender, 
     """The state table, the work queue and (from the stack) the webhook URL."""
     import boto3
 
-    options: dict[str, Any] = {}
-    if args.endpoint_url:
-        options["endpoint_url"] = args.endpoint_url
-    if args.region:
-        options["region_name"] = args.region
+    options = aws_client_options(args.endpoint_url, args.region)
     dynamodb, sqs = boto3.client("dynamodb", **options), boto3.client("sqs", **options)
     table, queue_url, webhook = args.table, args.queue_url, None
     if args.stack_name:

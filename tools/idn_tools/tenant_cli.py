@@ -311,8 +311,6 @@ def partner_source_note(subscription: dict[str, Any]) -> None:
 
 def cmd_subscriptions_create(args: argparse.Namespace) -> int:
     trigger = check_trigger(args.trigger)
-    if args.mode and not is_request_response(trigger):
-        raise UsageError(f"{trigger} is fire-and-forget: it has no response mode; leave --mode out")
     body: dict[str, Any] = {
         "name": args.name,
         "triggerId": trigger,
@@ -328,6 +326,8 @@ def cmd_subscriptions_create(args: argparse.Namespace) -> int:
             raise UsageError("--aws-account and --aws-region go with --type EVENTBRIDGE")
         if not args.url:
             raise UsageError("HTTP subscriptions need --url (the receiver URL: <WebhookBaseUrl><trigger id>)")
+        if args.mode and not is_request_response(trigger):
+            raise UsageError(f"{trigger} is fire-and-forget: it has no response mode; leave --mode out")
         body["httpConfig"] = http_config(args, args.mode or "SYNC")
     if args.filter:
         body["filter"] = args.filter

@@ -208,8 +208,11 @@ def s3_client(
     connect_timeout: float = 60,
     read_timeout: float = 60,
     attempts: int | None = None,
+    credentials: dict[str, str] | None = None,
 ) -> Any:
-    """A boto3 S3 client (boto3 imported here: the receiver pays for it only with the archive on)."""
+    """A boto3 S3 client (boto3 imported here: the receiver pays for it only with the archive on).
+
+    `credentials` (aws_access_key_id, aws_secret_access_key) only for an emulator's placeholders."""
     import boto3
     from botocore.config import Config
 
@@ -221,7 +224,7 @@ def s3_client(
         read_timeout=read_timeout,
         retries={"mode": "standard", **({"total_max_attempts": attempts} if attempts else {})},
     )
-    options: dict[str, Any] = {"config": config}
+    options: dict[str, Any] = {"config": config, **(credentials or {})}
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
     if region:
