@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+# Imported, never skipped: the SDK is a dev dependency, and a missing SDK must fail the suite.
+import sailpoint.configuration as sailpoint_configuration
+import sailpoint.triggers as triggers_sdk
+from sailpoint.triggers import exceptions, models
+
 from idn_simulator import InvocationState, TenantSimulator
 from tests.integration.conftest_simulator import (
     CLIENT_ID,
@@ -26,10 +31,6 @@ pytestmark = [
     pytest.mark.timeout(30),
     pytest.mark.filterwarnings("ignore::UserWarning:sailpoint"),  # the SDK warns on enum values it lacks
 ]
-
-sailpoint_configuration = pytest.importorskip("sailpoint.configuration")
-triggers_sdk = pytest.importorskip("sailpoint.triggers")
-models = pytest.importorskip("sailpoint.triggers.models")
 
 
 @pytest.fixture
@@ -151,8 +152,6 @@ def test_sdk_runs_a_test_invocation_to_completion(sim: TenantSimulator, api: Any
 
 
 def test_sdk_parses_the_simulators_errors(api: Any) -> None:
-    exceptions = pytest.importorskip("sailpoint.triggers.exceptions")
-
     with pytest.raises(exceptions.NotFoundException) as raised:
         api.delete_subscription_v1("no-such-subscription")
 
@@ -210,7 +209,6 @@ def patch(op: str, path: str, value: Any = None) -> Any:
 
 
 def test_sdk_drives_the_simulator_through_the_whole_life_cycle(simulator_process: str) -> None:
-    exceptions = pytest.importorskip("sailpoint.triggers.exceptions")
     api = sdk_api(simulator_process)
     with running_receiver() as receiver:
         # 1. an ASYNC subscription, created without a filter or description
