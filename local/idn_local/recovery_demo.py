@@ -116,11 +116,11 @@ def run(runner: LocalRunner) -> int:
 def main() -> int:
     import logging
 
-    from idn_local import line_output
+    from idn_local import logs
 
-    line_output.install()
-    for noisy in ("werkzeug", "botocore", "urllib3", "idn_simulator", "idn_local"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(verbose=False)  # log lines to stderr, whole; stdout keeps the story
+    sys.stdout = logs.FunctionOutput(sys.stdout)  # what functions print (metrics) goes there too
+    logging.getLogger("idn_local").setLevel(logging.WARNING)
     options = LocalOptions(
         port=0,
         auth=InboundAuth.parse(f"bearer:{TOKEN}"),
