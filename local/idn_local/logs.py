@@ -119,6 +119,7 @@ def route_function_logs() -> None:
         for handler in logger.handlers:
             if id(handler) in _routing.routed or not _is_powertools(handler):
                 continue
+            logger.propagate = False  # its own handler writes the line: not a second, plain copy via root
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(stream)
             handler.addFilter(_routing.filter)

@@ -106,7 +106,8 @@ def _free_port() -> int:
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT")}
+    # as a user's shell runs it: none of the suite's AWS_* or POWERTOOLS_* settings
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
     return subprocess.run(
         [sys.executable, "-m", "idn_local", *args],
         capture_output=True,

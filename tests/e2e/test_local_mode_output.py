@@ -46,3 +46,4 @@ def test_the_logs_are_on_stderr_each_with_its_own_function_and_service(demo: Any
     assert by_message["trigger delivery answered"] == {("ReceiverFunction", "sailpoint-event-triggers")}
     assert by_message["invocation completed"] == {("WorkerFunction", "sailpoint-event-triggers")}
     assert not [r for r in records if r.get("service") in (None, "service_undefined")]
+    assert "service_undefined" not in demo.stderr  # nor a second, plain copy of a line through root
