@@ -137,6 +137,21 @@ def test_ops_output_into_a_closed_pipe_ends_quietly(aws: str) -> None:
     assert result.returncode == 0 and result.stderr == ""
 
 
+@pytest.mark.parametrize(
+    ("tool", "args"), [("idn-triggers-ops", ("recover",)), ("idn-triggers", ("subscriptions", "create"))]
+)
+def test_a_usage_error_into_a_closed_pipe_keeps_its_exit_code(tool: str, args: tuple[str, ...]) -> None:
+    # `tool ... 2>&1 | head -1`: the reader is gone before the usage message is written
+    process = subprocess.Popen(
+        [str(BIN / tool), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh_env()
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    process.stderr.close()
+
+    assert process.wait(timeout=60) == 2  # not 120, the interpreter's "could not flush" code
+
+
 # -- idn-triggers ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "args",

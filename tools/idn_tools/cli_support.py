@@ -18,7 +18,8 @@ import copy
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 INTERRUPTED = 130  # what shells report for a command ended by Ctrl-C
 LOCAL_REGION = "us-east-1"  # local mode's region
@@ -96,9 +97,28 @@ def guarded(run: Callable[[], int]) -> int:
 
 def quiet_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's own flush at exit fails no more."""
+    _quiet(sys.stdout)
+
+
+def _quiet(stream: TextIO) -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
-    except (OSError, ValueError):  # stdout already closed or not a file: nothing left to flush
+    except (OSError, ValueError):  # already closed or not a file: nothing left to flush
         pass
+
+
+@contextmanager
+def quiet_closed_pipes() -> Iterator[None]:
+    """Around a whole command, argument parsing included: argparse swallows a write error on a closed
+    pipe (`... 2>&1 | head -1` on a long usage message), and the interpreter's flush at exit would
+    then turn the usage error's exit code 2 into 120. Whatever is left unwritten is dropped instead."""
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                _quiet(stream)

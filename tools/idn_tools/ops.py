@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from idn_tools import events, recover
-from idn_tools.cli_support import aws_client_options, guarded, share_global_options
+from idn_tools.cli_support import aws_client_options, guarded, quiet_closed_pipes, share_global_options
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -313,15 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 done; 2 usage error; 3 AWS refused or could not be reached."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.group in ("events", "deliveries"):
-        return guarded(lambda: events.run(args))
-    if args.group == "recover":
-        return guarded(lambda: recover.run(args))
-    return guarded(lambda: run(args))
+    with quiet_closed_pipes():
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if args.group in ("events", "deliveries"):
+            return guarded(lambda: events.run(args))
+        if args.group == "recover":
+            return guarded(lambda: recover.run(args))
+        return guarded(lambda: run(args))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
-from idn_tools.cli_support import guarded, share_global_options
+from idn_tools.cli_support import guarded, quiet_closed_pipes, share_global_options
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.event_buses import PartnerBuses
 from idn_triggers.eventbridge import partner_source_name
@@ -886,8 +886,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return guarded(lambda: run(args))
+    with quiet_closed_pipes():
+        args = build_parser().parse_args(argv)
+        return guarded(lambda: run(args))
 
 
 def run(args: argparse.Namespace) -> int:
