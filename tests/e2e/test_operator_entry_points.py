@@ -18,6 +18,7 @@ import pytest
 from idn_simulator import SimulatorConfig, TenantSimulator
 from idn_tools import ops, tenant_cli
 from idn_tools.cli_support import undocumented_options
+from idn_triggers.eventbridge import partner_source_name
 from tests.integration.conftest_simulator import running_receiver
 
 pytestmark = pytest.mark.e2e
@@ -191,6 +192,41 @@ def test_doctor_drift_against_a_tenant_with_the_shipped_catalogue(sim: TenantSim
 
     assert result.returncode == 0, result.stdout
     assert json.loads(result.stdout)["drift"] == []
+
+
+def test_doctor_says_unchecked_rather_than_ok_for_a_partner_source_it_cannot_see(
+    sim: TenantSimulator, aws: str
+) -> None:
+    subscribed = run(
+        "idn-triggers", "--json", "subscriptions", "create", "--type", "EVENTBRIDGE", "--trigger",
+        "idn:identity-created", "--name", "eb", "--aws-account", "123456789012", "--aws-region", "us-east-1",
+        env=tenant_env(sim),
+    )  # fmt: skip
+    assert subscribed.returncode == 0, subscribed.stderr
+    subscription = json.loads(subscribed.stdout)
+    # SailPoint has offered the source to the account (moto's), and no bus is associated yet
+    boto3.client("events", endpoint_url=aws, region_name="us-east-1").create_partner_event_source(
+        Name=partner_source_name(subscription["id"], subscription["triggerId"]), Account="123456789012"
+    )
+    try:
+        # Without AWS credentials the source cannot be looked up: said so, and nothing fails
+        blind = run("idn-triggers", "--json", "doctor", env=tenant_env(sim))
+        # With them: the pending source is a failure, with the fix
+        seen = run(
+            "idn-triggers", "--json", "doctor",
+            env=tenant_env(sim, AWS_ENDPOINT_URL=aws, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x"),
+        )  # fmt: skip
+    finally:
+        run("idn-triggers", "subscriptions", "delete", subscription["id"], env=tenant_env(sim))
+
+    def partner_check(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+        checks = json.loads(result.stdout)
+        return next(c for c in checks if c["check"] == "partner event sources associated")
+
+    assert blind.returncode == 0 and partner_check(blind)["ok"] is None
+    assert "not checked with your AWS credentials" in partner_check(blind)["detail"]
+    assert seen.returncode == 1 and partner_check(seen)["ok"] is False
+    assert "PENDING (associate: deploy with PartnerEventSources=" in partner_check(seen)["detail"]
 
 
 def create(sim: TenantSimulator, *args: str, env: dict[str, str] | None = None) -> Any:

@@ -491,7 +491,7 @@ def describe_filter(expression: str, offline: dict[str, Any], tenant: dict[str, 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """What SailPoint's getting-started guide asks a new user to check, each with its fix."""
-    checks: list[tuple[str, bool, str]] = []
+    checks: list[Check] = []
     url = tenant_url(args)
     creds = credentials(args)
     try:
@@ -556,7 +556,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return report(args, checks)
 
 
-def partner_sources(api: SailPointClient) -> list[tuple[str, bool, str]]:
+# A doctor check: its name, passed (None: could not be checked here, which fails nothing), detail.
+Check = tuple[str, bool | None, str]
+RESULT_WORDS = {True: "ok", False: "FAIL", None: "unchecked"}
+
+
+def partner_sources(api: SailPointClient) -> list[Check]:
     """EVENTBRIDGE subscriptions whose partner event source is pending (no bus associated: SailPoint's
     events for it go nowhere), checked with your AWS credentials; nothing when there are none."""
     try:
@@ -585,7 +590,8 @@ def partner_sources(api: SailPointClient) -> list[tuple[str, bool, str]]:
         detail += "; not in this AWS account/region (check eventBridgeConfig): " + ", ".join(missing)
     if unchecked:
         detail += "; not checked with your AWS credentials: " + ", ".join(unchecked)
-    return [("partner event sources associated", not pending and not missing, detail)]
+    ok = False if pending or missing else (None if unchecked else True)
+    return [("partner event sources associated", ok, detail)]
 
 
 def events_client_for(region: str) -> Any:
@@ -610,7 +616,7 @@ def detect_family(url: str, creds: ClientCredentials) -> Family | None:
     return None
 
 
-def compare_catalogue(api: SailPointClient) -> tuple[str, bool, str]:
+def compare_catalogue(api: SailPointClient) -> Check:
     try:
         tenant_ids = {str(t.get("id")) for t in api.list_triggers()}
     except SailPointApiError as error:
@@ -628,7 +634,7 @@ def compare_catalogue(api: SailPointClient) -> tuple[str, bool, str]:
     return ("trigger list matches the catalogue", not new, detail)
 
 
-def probe(name: str, call: Callable[[], Any], scope: str) -> tuple[str, bool, str]:
+def probe(name: str, call: Callable[[], Any], scope: str) -> Check:
     try:
         call()
         return (name, True, "ok")
@@ -647,7 +653,7 @@ def fix_for(error: SailPointApiError, scope: str) -> str:
 
 
 def report(
-    args: argparse.Namespace, checks: list[tuple[str, bool, str]], drift: list[dict[str, str]] | None = None
+    args: argparse.Namespace, checks: list[Check], drift: list[dict[str, str]] | None = None
 ) -> int:
     data: Any = [{"check": c, "ok": ok, "detail": d} for c, ok, d in checks]
     if drift is not None and args.json:
@@ -655,13 +661,13 @@ def report(
     emit(
         args,
         data,
-        [(c, "ok" if ok else "FAIL", d) for c, ok, d in checks],
+        [(c, RESULT_WORDS[ok], d) for c, ok, d in checks],
         ("check", "result", "detail / fix"),
     )
     if drift and not args.json:
         print()
         print(table([(d["trigger"], d["schema"], d["change"], d["path"]) for d in drift], DRIFT_HEADERS))
-    return OK if all(ok for _, ok, _ in checks) else CHECK_FAILED
+    return CHECK_FAILED if any(ok is False for _, ok, _ in checks) else OK
 
 
 # -- schema drift -------------------------------------------------------------------------------
