@@ -44,7 +44,12 @@ RUNTIME_VARIABLES = {
 
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
-SCHEDULED = ("TokenRefresherFunction", "CredentialRotatorFunction", "SubscriptionsFunction", "ReconcilerFunction")
+SCHEDULED = (
+    "TokenRefresherFunction",
+    "CredentialRotatorFunction",
+    "SubscriptionsFunction",
+    "ReconcilerFunction",
+)
 
 
 def resource_of_type(kind: str) -> dict[str, Any]:

@@ -652,9 +652,7 @@ def fix_for(error: SailPointApiError, scope: str) -> str:
     return str(error)
 
 
-def report(
-    args: argparse.Namespace, checks: list[Check], drift: list[dict[str, str]] | None = None
-) -> int:
+def report(args: argparse.Namespace, checks: list[Check], drift: list[dict[str, str]] | None = None) -> int:
     data: Any = [{"check": c, "ok": ok, "detail": d} for c, ok, d in checks]
     if drift is not None and args.json:
         data = {"checks": data, "drift": drift}
