@@ -35,6 +35,7 @@ simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 84
 
 test: $(STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(ARGS)
