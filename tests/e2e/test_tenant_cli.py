@@ -144,6 +144,13 @@ def test_invoke_test_and_invocation_status(sim: TenantSimulator) -> None:
     assert invocation["id"] in status.stdout and "failed" in status.stdout
 
 
+def test_invoke_test_without_a_subscription_says_nothing_was_sent(sim: TenantSimulator) -> None:
+    result = cli(sim, "--json", "invoke-test", "idn:source-deleted")
+
+    assert result.returncode == 0 and json.loads(result.stdout) == {"started": []}
+    assert "nothing was sent: no subscription to idn:source-deleted received it" in result.stderr
+
+
 def test_unknown_trigger_suggests_close_matches(sim: TenantSimulator) -> None:
     result = cli(sim, "invoke-test", "idn:identity-creatd")
     assert result.returncode == 2 and "did you mean idn:identity-created" in result.stderr

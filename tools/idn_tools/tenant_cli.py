@@ -412,6 +412,12 @@ def cmd_invoke_test(args: argparse.Namespace) -> int:
         [(i.get("id"), i.get("triggerId")) for i in invocations],
         ("invocation", "trigger"),
     )
+    if not invocations:  # the tenant answers 204: no subscription received the test
+        which = f"subscription {args.subscription}" if args.subscription else f"no subscription to {trigger}"
+        print(
+            f"note: nothing was sent: {which} received it (idn-triggers subscriptions list shows them)",
+            file=sys.stderr,
+        )
     return OK
 
 
