@@ -118,6 +118,29 @@ def test_ops_events_with_endpoint_url_alone_needs_no_aws_configuration(aws: str)
     assert result.stdout == ""  # an empty archive: nothing listed, and no credential or region error
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("recover", "--since", "1h", "--stack-name", "s"), 2, "no AWS region"),
+        (("recover", "--since", "1h", "--stack-name", "s", "--region", "us-east-1"), 2, "credentials"),
+        (("recover", "--since", "1h", "--table", "t", "--queue-url", "https://sqs.example/1/q"), 2, "region"),
+        (("recover", "--since", "1h", "--endpoint-url", "http://127.0.0.1:9"), 3, "Could not connect"),
+        (("events", "list", "--bucket", "b", "--region", "us-east-1"), 2, "no AWS credentials"),
+        (("events", "list", "--endpoint-url", "http://127.0.0.1:9"), 3, "Could not connect"),
+        (("dlq", "list", "--endpoint-url", "http://127.0.0.1:9"), 3, "Could not connect"),
+    ],
+)
+def test_ops_aws_problems_are_one_line_with_the_readmes_exit_code(
+    sim: TenantSimulator, args: tuple[str, ...], code: int, says: str
+) -> None:
+    # A shell with a tenant configured and nothing for AWS
+    result = run("idn-triggers-ops", *args, env=tenant_env(sim))
+
+    assert result.returncode == code, result.stderr
+    assert result.stderr.startswith("error: ") and says in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_ops_without_a_queue_or_region_says_what_to_give(aws: str) -> None:
     nothing = run("idn-triggers-ops", "dlq", "list", env=fresh_env())
     no_region = run(

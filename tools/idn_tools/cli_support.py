@@ -81,6 +81,32 @@ def undocumented_options(parser: argparse.ArgumentParser) -> list[str]:
     return missing
 
 
+AWS_REFUSED = 3  # the README's exit code for "AWS refused or could not be reached"
+
+
+def aws_errors_explained(run: Callable[[], int]) -> int:
+    """Run an AWS-using command: what botocore raises becomes one line, never a traceback. Missing
+    configuration (region, credentials) is a usage error (2) that says what to set; anything else
+    AWS says or cannot say (refused, not found, endpoint down) is 3."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        return run()
+    except NoRegionError:
+        print("error: no AWS region: pass --region or set AWS_REGION", file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials: configure them (aws configure, AWS_PROFILE), "
+            "or give --endpoint-url for local mode",
+            file=sys.stderr,
+        )
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return AWS_REFUSED
+
+
 def guarded(run: Callable[[], int]) -> int:
     """Run a command's body: a closed stdout or Ctrl-C ends it quietly, never with a traceback."""
     try:

@@ -315,7 +315,8 @@ def _work_queue(args: argparse.Namespace, clients: Clients, sqs: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run an `events` or `deliveries` command; errors are one line on stderr and exit status 2."""
+    """Run an `events` or `deliveries` command; its own errors are one line on stderr and exit status
+    2 (AWS's are explained by the caller: cli_support.aws_errors_explained)."""
     try:
         return _run(args)
     except (EventsError, ArchiveError) as error:
@@ -326,11 +327,6 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # piped into head: the reader has seen enough
         sys.stderr.close()
         return 0
-    except Exception as error:  # botocore: credentials, endpoint, NoSuchBucket, AccessDenied ...
-        if type(error).__module__.startswith(("botocore", "boto3")):
-            print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-            return 2
-        raise
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -40,7 +40,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from idn_tools import events, recover
-from idn_tools.cli_support import aws_client_options, guarded, quiet_closed_pipes, share_global_options
+from idn_tools.cli_support import (
+    aws_client_options,
+    aws_errors_explained,
+    guarded,
+    quiet_closed_pipes,
+    share_global_options,
+)
 from idn_triggers.queue import ReceivedAttributes, routing_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -318,16 +324,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if args.group in ("events", "deliveries"):
-            return guarded(lambda: events.run(args))
-        if args.group == "recover":
-            return guarded(lambda: recover.run(args))
-        return guarded(lambda: run(args))
+        command = {"events": events.run, "deliveries": events.run, "recover": recover.run}.get(
+            args.group, run
+        )
+        return guarded(lambda: aws_errors_explained(lambda: command(args)))
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
+    """`dlq list|redrive`; AWS's errors are explained by the caller (aws_errors_explained)."""
     try:
         if not (args.stack_name or getattr(args, "queue_url", None) or args.endpoint_url):
             raise OpsError("give --stack-name, or --queue-url (with --to for redrive), or --endpoint-url")
@@ -335,19 +339,6 @@ def run(args: argparse.Namespace) -> int:
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except NoRegionError:
-        print("error: no AWS region: pass --region or set AWS_REGION", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print(
-            "error: no AWS credentials: configure them (aws configure, AWS_PROFILE), "
-            "or give --endpoint-url for local mode",
-            file=sys.stderr,
-        )
-        return 2
-    except (BotoCoreError, ClientError) as error:
-        print(f"error: AWS: {error}", file=sys.stderr)
-        return 3
 
 
 def run_dlq(args: argparse.Namespace) -> int:
