@@ -316,17 +316,13 @@ def _work_queue(args: argparse.Namespace, clients: Clients, sqs: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run an `events` or `deliveries` command; its own errors are one line on stderr and exit status
-    2 (AWS's are explained by the caller: cli_support.aws_errors_explained)."""
+    2. AWS's errors, a closed pipe and Ctrl-C are the caller's (cli_support: aws_errors_explained,
+    guarded)."""
     try:
         return _run(args)
     except (EventsError, ArchiveError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # piped into head: the reader has seen enough
-        sys.stderr.close()
-        return 0
 
 
 def _run(args: argparse.Namespace) -> int:
