@@ -12,19 +12,22 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.rotation import InboundRotation
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.settings import RotatorSettings
-from idn_triggers.token_store import provider_from_settings
+from idn_triggers.token_store import budget_from_settings, provider_from_settings
 
 settings = RotatorSettings.from_env()
+DEPRECATIONS.metrics = True
+budget = budget_from_settings(settings)  # SailPoint's per-client budget, shared with every function
 logger = Logger()
 tracer = Tracer()
 keep_sdk_logs_free_of_secrets()
 rotation = InboundRotation(
     boto3.client("secretsmanager"),
-    SailPointClient(settings.tenant_api_url, provider_from_settings(settings)),
+    SailPointClient(settings.tenant_api_url, provider_from_settings(settings, budget), budget=budget),
     settings.auth_type,
     settings.webhook_base_url,
     propagation_seconds=settings.propagation_seconds,

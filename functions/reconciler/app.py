@@ -17,19 +17,22 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.queue import QueueSender
 from idn_triggers.recovery import DynamoDBRecoveryState, Reconciler, stack_subscriptions, trigger_types
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.settings import ReconcilerSettings
-from idn_triggers.token_store import provider_from_settings
+from idn_triggers.token_store import budget_from_settings, provider_from_settings
 
 settings = ReconcilerSettings.from_env()
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 keep_sdk_logs_free_of_secrets()
-api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings))
+DEPRECATIONS.metrics = True
+budget = budget_from_settings(settings)  # SailPoint's per-client budget, shared with every function
+api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings, budget), budget=budget)
 reconciler = Reconciler(
     api,
     lambda: stack_subscriptions(api, settings.webhook_base_url),

@@ -22,18 +22,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.auth import AuthType, SecretsManagerCredentials
 from idn_triggers.custom_resource import run_custom_resource
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route, events_client, rule_name
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
 from idn_triggers.settings import SubscriptionsSettings
 from idn_triggers.subscriptions import EventBridgeTarget, SubscriptionManager, SubscriptionSpec
-from idn_triggers.token_store import provider_from_settings
+from idn_triggers.token_store import budget_from_settings, provider_from_settings
 
 settings = SubscriptionsSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 keep_sdk_logs_free_of_secrets()
-api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings))
+DEPRECATIONS.metrics = True
+budget = budget_from_settings(settings)  # SailPoint's per-client budget, shared with every function
+api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings, budget), budget=budget)
 PARTNER_BUSES_TYPE = "Custom::SailPointPartnerEventBuses"
 
 

@@ -18,7 +18,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from idn_triggers.errors import ConfigurationError
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.settings import TokenRefresherSettings
-from idn_triggers.token_store import refresh_stored_token, secret_reader, stored_token_age
+from idn_triggers.token_store import (
+    budget_from_settings,
+    refresh_stored_token,
+    secret_reader,
+    stored_token_age,
+)
 from idn_triggers.tokens import TokenUnavailable, client_credentials_grant, load_client_credentials
 
 settings = TokenRefresherSettings.from_env()
@@ -28,6 +33,7 @@ tracer = Tracer()
 keep_sdk_logs_free_of_secrets()
 secrets_manager = boto3.client("secretsmanager")
 session = requests.Session()
+budget = budget_from_settings(settings)  # SailPoint's per-client budget, shared with every function
 
 
 read_secret = secret_reader()
@@ -37,7 +43,7 @@ def grant() -> dict[str, Any]:
     credentials = load_client_credentials(
         settings.client_secret_id, lambda name: read_secret(name, 300, transform="json")
     )
-    return client_credentials_grant(settings.tenant_api_url, credentials, session)
+    return client_credentials_grant(settings.tenant_api_url, credentials, session, budget=budget)
 
 
 def store(secret_string: str) -> None:

@@ -31,13 +31,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.archive import ArchiveRecorder
 from idn_triggers.callback import CallbackClient
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.eventbridge import trigger_id_of
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.queue import ReceivedAttributes
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.snapstart import worker_hooks
-from idn_triggers.token_store import provider_from_settings
+from idn_triggers.token_store import budget_from_settings, provider_from_settings
 from idn_triggers.worker import Worker, WorkerOutcome
 from trigger_handlers import HANDLER_EXCEPTIONS
 
@@ -49,8 +50,10 @@ keep_sdk_logs_free_of_secrets()
 idempotency = IdempotencyConfig(
     event_key_jmespath="idempotency_key", expires_after_seconds=settings.idempotency_seconds
 )
-tokens = provider_from_settings(settings)  # the refresher's stored token; a grant only as fallback
-callbacks = CallbackClient(tokens, timeout=settings.callback_timeout_seconds)
+DEPRECATIONS.metrics = True
+budget = budget_from_settings(settings)  # SailPoint's per-client budget, shared with every function
+tokens = provider_from_settings(settings, budget)  # the refresher's stored token; a grant only as fallback
+callbacks = CallbackClient(tokens, timeout=settings.callback_timeout_seconds, budget=budget)
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 worker = Worker(
     settings,
@@ -63,7 +66,7 @@ worker = Worker(
     archive=ArchiveRecorder.for_bucket(settings.archive_bucket) if settings.archive_bucket else None,
 )
 # SnapStart: warm before the snapshot, refresh after a restore (no-op outside Lambda's runtime)
-worker_hooks(worker, callbacks, lambda: provider_from_settings(settings), [persistence.client])
+worker_hooks(worker, callbacks, lambda: provider_from_settings(settings, budget), [persistence.client])
 # Report every failed record, even when all fail: the same retry, without a Lambda error.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 RECORD_THREADS = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="record")

@@ -49,7 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--token-lifetime", type=int, default=749, help="expires_in of access tokens, seconds (749)"
     )
     parser.add_argument(
-        "--rate-limit", type=int, default=100, help="requests per access token per 10 s; 0 disables it (100)"
+        "--rate-limit",
+        type=int,
+        default=100,
+        help="requests per client and API version per 10 s; 0 disables it (100)",
     )
     parser.add_argument(
         "--public-url", help="base URL put in callback URLs, when clients reach this host otherwise"

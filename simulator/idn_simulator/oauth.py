@@ -1,8 +1,10 @@
-"""OAuth client-credentials tokens and the per-token rate limit, as a SailPoint tenant applies them.
+"""OAuth client-credentials tokens and the rate limit, as a SailPoint tenant applies them.
 
 Tokens are random opaque strings (real ones are JWTs; nothing may rely on parsing them). They are
-compared in constant time and never logged. The rate limit is SailPoint's: a number of requests per
-access token per 10 seconds, answered 429 with a Retry-After header in whole seconds.
+compared in constant time and never logged. The rate limit is SailPoint's since 2026: a number of
+requests per `client_id` and API version (`v1`, `beta`, ...) per 10 seconds (a sliding window, the
+strictest reading), answered 429 with a Retry-After header in whole seconds. A new token does not
+reset it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class IssuedTokens:
             self._expiry = {t: e for t, e in self._expiry.items() if e > now}  # forget expired ones
             self._expiry[token] = now + self.lifetime
         return token, self.lifetime
+
+    def client_of(self, token: str) -> str:
+        """The client a token was issued to (this tenant accepts one client)."""
+        return self._client_id
 
     def authenticate(self, authorization: str | None) -> str:
         """The token from a valid ``Authorization: Bearer`` header, else the spec's 401."""

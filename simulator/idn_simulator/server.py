@@ -73,6 +73,13 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _deprecated(response: Response, deprecated: bool) -> Response:
+    """Legacy paths (`beta`, yearly versions) answer `X-Deprecated: true`, as SailPoint marks them."""
+    if not deprecated:
+        return response
+    return Response(response.status, response.body, {**response.headers, "X-Deprecated": "true"})
+
+
 Handler = Callable[[Request], Response]
 
 
@@ -140,14 +147,17 @@ class Api:
             self.tenant.counters.bump("requests")
             self._inject("requests")
             token = self.tenant.tokens.authenticate(headers.get("Authorization"))
-            try:
-                self.tenant.limiter.check(token)
+            try:  # SailPoint counts per client_id and API version, not per token
+                self.tenant.limiter.check(f"{self.tenant.tokens.client_of(token)}:{prefix or 'v1'}")
             except ApiError:
                 self.tenant.counters.bump("rate_limited")
                 raise
-            return handler(Request(method, path, params, query, headers, body, prefix))
+            deprecated = bool(prefix) or any(path.startswith(p) for p in self.tenant.deprecated_paths)
+            return _deprecated(
+                handler(Request(method, path, params, query, headers, body, prefix)), deprecated
+            )
         except ApiError as err:
-            return Response(err.status, err.body, err.headers)
+            return _deprecated(Response(err.status, err.body, err.headers), bool(prefix))
         except ConnectionDropped:
             raise
         except Exception:  # a simulator bug: answer like SailPoint would, keep serving

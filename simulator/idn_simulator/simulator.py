@@ -110,8 +110,13 @@ class TenantSimulator:
         self._tenant.tokens.expire_all()
 
     def set_rate_limit(self, per_10s: int | None) -> None:
-        """Requests per token per 10 s; None or 0 disables the limit."""
+        """Requests per client_id and API version per 10 s; None or 0 disables the limit."""
         self._tenant.limiter.limit = per_10s
+
+    def deprecate(self, path_prefix: str) -> None:
+        """Answer requests under ``path_prefix`` (e.g. ``/trigger-invocations/v1/status``) with
+        ``X-Deprecated: true``, as SailPoint marks an endpoint it will retire; ``reset`` forgets it."""
+        self._tenant.deprecated_paths.add(path_prefix)
 
     def set_token_lifetime(self, seconds: int) -> None:
         """``expires_in`` of tokens issued from now on."""

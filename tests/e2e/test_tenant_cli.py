@@ -58,6 +58,18 @@ def test_doctor_passes_on_a_healthy_tenant(sim: TenantSimulator) -> None:
     assert "client-credentials grant" in result.stdout and "/v1 answers" in result.stdout
 
 
+def test_doctor_reports_an_endpoint_sailpoint_marks_deprecated(sim: TenantSimulator) -> None:
+    sim.deprecate("/trigger-invocations/v1/status")
+    try:
+        result = cli(sim, "doctor")
+    finally:
+        sim.reset()
+
+    assert result.returncode != 0
+    assert "GET /trigger-invocations/v1/status" in result.stdout
+    assert "Q1 2029" in result.stdout
+
+
 def test_doctor_explains_wrong_credentials(sim: TenantSimulator) -> None:
     result = cli(sim, "doctor", env={"SAILPOINT_CLIENT_SECRET": "wrong"})
     assert result.returncode == 3  # the tenant refused (README: exit code 3)

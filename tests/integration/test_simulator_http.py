@@ -165,6 +165,37 @@ def test_rate_limit_answers_429_with_retry_after(sim: TenantSimulator, client: C
     assert sim.stats.rate_limited == 2
 
 
+def test_rate_limit_counts_per_client_not_per_token(sim: TenantSimulator, client: Client) -> None:
+    sim.set_rate_limit(2)
+    for _ in range(2):
+        assert client.get("/triggers/v1?limit=1").status_code == 200
+
+    fresh = Client(sim)  # a new access token for the same client_id
+    try:
+        response = fresh.get("/triggers/v1?limit=1")
+    finally:
+        fresh.close()
+
+    assert response.status_code == 429
+
+
+def test_rate_limit_counts_each_api_version_apart(sim: TenantSimulator, client: Client) -> None:
+    sim.set_rate_limit(2)
+    for _ in range(2):
+        assert client.get("/triggers/v1?limit=1").status_code == 200
+
+    assert client.get("/beta/triggers?limit=1").status_code == 200
+    assert client.get("/triggers/v1?limit=1").status_code == 429
+
+
+def test_legacy_paths_answer_x_deprecated_and_v1_paths_do_not(client: Client) -> None:
+    legacy = client.get("/beta/triggers?limit=1")
+    current = client.get("/triggers/v1?limit=1")
+
+    assert legacy.headers.get("X-Deprecated") == "true"
+    assert "X-Deprecated" not in current.headers
+
+
 # Triggers -----------------------------------------------------------------------------------------
 
 

@@ -1032,3 +1032,36 @@ def test_the_metrics_the_alarms_watch_are_the_ones_the_reconciler_publishes() ->
 
 def test_outputs_name_the_recovery_state_table() -> None:
     assert TEMPLATE["Outputs"]["RecoveryStateTableName"]["Value"] == {"Ref": "RecoveryStateTable"}
+
+
+SAILPOINT_CALLERS = sorted(
+    name
+    for name, function in FUNCTIONS.items()
+    if "SAILPOINT_CLIENT_SECRET_ID" in function["Properties"]["Environment"]["Variables"]
+)
+
+
+def test_every_function_that_calls_sailpoint_shares_one_budget() -> None:
+    assert set(SAILPOINT_CALLERS) >= {
+        "WorkerFunction",
+        "TokenRefresherFunction",
+        "ReconcilerFunction",
+        "SubscriptionsFunction",
+        "CredentialRotatorFunction",
+    }
+    table = RESOURCES["SailPointBudgetTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    for name in SAILPOINT_CALLERS:
+        properties = FUNCTIONS[name]["Properties"]
+        assert properties["Environment"]["Variables"]["SAILPOINT_BUDGET_TABLE"] == {
+            "Ref": "SailPointBudgetTable"
+        }
+        grants = [
+            s
+            for p in properties["Policies"]
+            for branch in _branches(p)
+            for s in _statements(branch)
+            if s.get("Resource") == {"Fn::GetAtt": ["SailPointBudgetTable", "Arn"]}
+        ]
+        assert [g["Action"] for g in grants] == [["dynamodb:UpdateItem"]], name

@@ -18,6 +18,7 @@ import requests
 from pydantic import SecretStr
 
 from idn_simulator import TenantSimulator
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.sailpoint_api import (
     Family,
     SailPointClient,
@@ -275,3 +276,18 @@ def test_unauthorized_even_after_refresh_is_typed(sim: TenantSimulator) -> None:
 
     with pytest.raises(SailPointUnauthorized):
         SailPointClient(sim.url, Revoked()).list_triggers()
+
+
+def test_a_legacy_path_is_reported_deprecated_once_per_endpoint(
+    sim: TenantSimulator, service_logs: io.StringIO
+) -> None:
+    DEPRECATIONS.clear()
+    api = SailPointClient(sim.url, fallback(sim), family="beta")
+
+    api.list_triggers()
+    api.list_triggers()
+    SailPointClient(sim.url, fallback(sim)).list_triggers()
+
+    assert DEPRECATIONS.seen() == {"GET /beta/triggers": 2}
+    assert service_logs.getvalue().count("X-Deprecated: true") == 1
+    DEPRECATIONS.clear()

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from idn_tools.cli_support import guarded, quiet_closed_pipes, share_global_options
 from idn_triggers.catalogue import known_triggers, trigger_document
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.event_buses import PartnerBuses
 from idn_triggers.eventbridge import partner_source_name
 from idn_triggers.sailpoint_api import (
@@ -557,6 +558,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     ):
         checks.append(probe(name, call, scope))
     checks.extend(partner_sources(api))
+    checks.append(deprecated_endpoints())
     if args.drift:
         return report(args, checks, drift)
     return report(args, checks)
@@ -598,6 +600,19 @@ def partner_sources(api: SailPointClient) -> list[Check]:
         detail += "; not checked with your AWS credentials: " + ", ".join(unchecked)
     ok = False if pending or missing else (None if unchecked else True)
     return [("partner event sources associated", ok, detail)]
+
+
+def deprecated_endpoints() -> Check:
+    """Endpoints that answered doctor's calls with `X-Deprecated: true` (they stop working by Q1 2029)."""
+    seen = DEPRECATIONS.seen()
+    if not seen:
+        return ("no deprecated endpoints", True, "no answer carried X-Deprecated: true")
+    return (
+        "no deprecated endpoints",
+        False,
+        "X-Deprecated: true from " + ", ".join(sorted(seen)) + "; SailPoint retires them in Q1 2029: "
+        "use the per-service /v1 paths (--api v1) once the tenant serves them",
+    )
 
 
 def events_client_for(region: str) -> Any:

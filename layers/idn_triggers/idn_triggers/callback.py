@@ -2,6 +2,8 @@
 
 Every answer is classified so the worker knows what to do: done, retry later (429, 5xx, timeout),
 or give up (other 4xx, a refused URL). A 401 is answered by one token refresh and one retry.
+Each POST first takes its turn from the shared SailPoint budget when one is given; a budget used up
+for longer than it may wait is a RETRY with the wait as Retry-After (no request, so no 429).
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.http_answers import error_text, retry_after_seconds
+from idn_triggers.rate_budget import Budget, BudgetExhausted
 from idn_triggers.tokens import TokenSource, TokenUnavailable
 
 # SailPoint's answer to a second completion of one invocation (the simulator uses the same words).
@@ -37,8 +42,11 @@ class CallbackResult:
 class CallbackClient:
     """Reuses one HTTP connection pool per container; explicit connect and read timeouts."""
 
-    def __init__(self, tokens: TokenSource, timeout: float = 5.0, pool_size: int = 16) -> None:
+    def __init__(
+        self, tokens: TokenSource, timeout: float = 5.0, pool_size: int = 16, budget: Budget | None = None
+    ) -> None:
         self.tokens = tokens
+        self.budget = budget
         self.timeout = (min(3.0, timeout), timeout)
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
@@ -59,6 +67,11 @@ class CallbackClient:
                 token = self.tokens.token()
             except TokenUnavailable as failure:
                 return CallbackResult(CallbackOutcome.RETRY, f"no access token: {failure}")
+            try:
+                if self.budget is not None:
+                    self.budget.take(urlsplit(callback_url).path)
+            except BudgetExhausted as exhausted:
+                return CallbackResult(CallbackOutcome.RETRY, str(exhausted), exhausted.retry_after)
             result = self._post(callback_url, body, token)
             if result.status == 401 and attempt == 0:
                 self.tokens.invalidate(token)
@@ -81,6 +94,7 @@ class CallbackClient:
             return CallbackResult(CallbackOutcome.RETRY, "callback timed out")
         except requests.RequestException as failure:
             return CallbackResult(CallbackOutcome.RETRY, f"callback failed ({type(failure).__name__})")
+        DEPRECATIONS.note("POST", url, response.headers)
         status = response.status_code
         if status in (200, 202, 204):
             return CallbackResult(CallbackOutcome.COMPLETED, f"HTTP {status}", status=status)

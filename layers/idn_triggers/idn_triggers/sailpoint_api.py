@@ -3,7 +3,10 @@
 `429` is honoured by sleeping `Retry-After` (bounded retries); `401` gets one token refresh and one
 retry; other errors become a `SailPointApiError` subclass carrying SailPoint's own message, so
 callers (the CLI, the custom resource, the rotator) can say what went wrong and how to fix it.
-Paths are the `/v1` family, or the legacy `/beta` family on older tenants.
+Paths are the per-service `/v1` family; the legacy `/beta` family is the one fallback, for tenants
+that do not serve `/v1` yet (`--api beta`, and the reconciler when `/v1` answers 404). Each call
+first takes its turn from the shared SailPoint budget (`idn_triggers.rate_budget`) when one is
+given; a response marked `X-Deprecated: true` is noted in `idn_triggers.deprecations`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any, Literal
 
 import requests
 
+from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.http_answers import error_text, retry_after_seconds
+from idn_triggers.rate_budget import Budget, BudgetExhausted
 from idn_triggers.tokens import TokenSource, TokenUnavailable
 
 Family = Literal["v1", "beta"]
@@ -80,8 +85,10 @@ class SailPointClient:
         max_retries: int = 3,
         max_wait_seconds: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        budget: Budget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.budget = budget
         self.tokens = tokens
         self.family: Family = family
         self.session = session or requests.Session()
@@ -111,6 +118,15 @@ class SailPointClient:
             except TokenUnavailable as error:
                 raise SailPointUnavailable(f"no access token: {error}") from None
             try:
+                if self.budget is not None:
+                    self.budget.take(path)
+            except BudgetExhausted as exhausted:
+                if attempt < self.max_retries:
+                    attempt += 1
+                    self._sleep(min(self.max_wait_seconds, exhausted.retry_after))
+                    continue
+                raise SailPointRateLimited(f"{method} {path}: {exhausted}", 429) from None
+            try:
                 response = self.session.request(
                     method,
                     f"{self.base_url}{path}",
@@ -131,6 +147,7 @@ class SailPointClient:
                 raise SailPointUnavailable(
                     f"{method} {path}: tenant unreachable ({type(error).__name__})"
                 ) from None
+            DEPRECATIONS.note(method, path, response.headers)
             status = response.status_code
             if status == 401 and not refreshed:
                 self.tokens.invalidate(token)

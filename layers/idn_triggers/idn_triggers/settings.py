@@ -107,6 +107,10 @@ class SailPointApiSettings(EnvSettings):
     client_secret_id: str = Field(alias="SAILPOINT_CLIENT_SECRET_ID", min_length=1)
     token_secret_id: str = Field(alias="TOKEN_SECRET_ID", min_length=1)
     token_cache_seconds: int = Field(default=30, ge=0, le=300, alias="TOKEN_CACHE_SECONDS")
+    # The budget every function shares (idn_triggers.rate_budget); unset = none, 429s alone.
+    budget_table: str | None = Field(default=None, alias="SAILPOINT_BUDGET_TABLE")
+    budget_limit: int = Field(default=100, ge=11, le=100_000, alias="SAILPOINT_RATE_LIMIT")
+    budget_max_wait: float = Field(default=5.0, ge=0, le=60, alias="SAILPOINT_BUDGET_MAX_WAIT")
 
 
 class WorkerSettings(SailPointApiSettings, ServedTriggers):

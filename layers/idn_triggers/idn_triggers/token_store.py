@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from idn_triggers.rate_budget import Budget, DynamoBudget
 from idn_triggers.settings import SailPointApiSettings
 from idn_triggers.tokens import (
     ClientCredentials,
@@ -177,8 +178,29 @@ def secret_reader() -> Callable[..., Any]:
     return read
 
 
-def provider_from_settings(settings: SailPointApiSettings) -> StoredTokenProvider:
-    """The token provider a function uses, wired to its secrets through Powertools' cached reads."""
+def budget_from_settings(settings: SailPointApiSettings) -> DynamoBudget | None:
+    """The shared SailPoint budget (SAILPOINT_BUDGET_TABLE), keyed on the API client's id; None when
+    no table is configured (every call then learns the limit from 429s alone)."""
+    if not settings.budget_table:
+        return None
+    read = secret_reader()
+
+    def client_id() -> str:
+        credentials = load_client_credentials(
+            settings.client_secret_id, lambda name: read(name, 300, transform="json")
+        )
+        return credentials.client_id
+
+    return DynamoBudget(
+        settings.budget_table, client_id, limit=settings.budget_limit, max_wait=settings.budget_max_wait
+    )
+
+
+def provider_from_settings(
+    settings: SailPointApiSettings, budget: Budget | None = None
+) -> StoredTokenProvider:
+    """The token provider a function uses, wired to its secrets through Powertools' cached reads;
+    its fallback grant takes its turn from `budget` like any other SailPoint call."""
     read = secret_reader()
 
     def client_credentials() -> ClientCredentials:
@@ -189,5 +211,5 @@ def provider_from_settings(settings: SailPointApiSettings) -> StoredTokenProvide
     def read_token_secret(force: bool) -> Any:
         return read(settings.token_secret_id, settings.token_cache_seconds, force)
 
-    fallback = ClientCredentialsTokenProvider(settings.tenant_api_url, client_credentials)
+    fallback = ClientCredentialsTokenProvider(settings.tenant_api_url, client_credentials, budget=budget)
     return StoredTokenProvider(read_token_secret, fallback)

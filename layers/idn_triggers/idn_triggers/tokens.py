@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from idn_triggers.errors import ConfigurationError
 from idn_triggers.http_answers import retry_after_seconds
+from idn_triggers.rate_budget import Budget, BudgetExhausted
 
 REFRESH_MARGIN_SECONDS = 60
 
@@ -53,8 +54,10 @@ class ClientCredentialsTokenProvider:
         credentials: Callable[[], ClientCredentials],
         session: requests.Session | None = None,
         timeout: float = 5.0,
+        budget: Budget | None = None,
     ) -> None:
         self.token_url = tenant_api_url.rstrip("/") + "/oauth/token"
+        self._budget = budget
         self._credentials = credentials
         self._session = session or requests.Session()
         self._timeout = timeout
@@ -84,6 +87,11 @@ class ClientCredentialsTokenProvider:
             raise
         except Exception as error:  # the secret store is down or throttling: like the tenant being down
             raise TokenUnavailable(f"client credentials unavailable ({type(error).__name__})") from None
+        try:
+            if self._budget is not None:
+                self._budget.take("/oauth/token")
+        except BudgetExhausted as error:
+            raise TokenUnavailable(str(error)) from None
         self.requests_made += 1
         try:
             response = self._session.post(
@@ -118,12 +126,18 @@ def client_credentials_grant(
     timeout: float = 5.0,
     max_wait_seconds: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     """`POST {tenant}/oauth/token` once, honouring one `429 Retry-After` within `max_wait_seconds`.
 
     Returns the token response body; raises TokenUnavailable otherwise (never with the secret in it).
     """
     for attempt in range(2):
+        try:
+            if budget is not None:
+                budget.take("/oauth/token")
+        except BudgetExhausted as error:
+            raise TokenUnavailable(str(error)) from None
         try:
             response = session.post(
                 tenant_api_url.rstrip("/") + "/oauth/token",
