@@ -1065,3 +1065,29 @@ def test_every_function_that_calls_sailpoint_shares_one_budget() -> None:
             if s.get("Resource") == {"Fn::GetAtt": ["SailPointBudgetTable", "Arn"]}
         ]
         assert [g["Action"] for g in grants] == [["dynamodb:UpdateItem"]], name
+
+
+def test_the_handler_watchdog_answers_inside_sailpoints_ten_seconds_by_default() -> None:
+    """The real default: SailPoint's 10 s minus the cold-start and network margin, below the
+    receiver's Lambda timeout (tests shorten it in local mode; this is what a deploy gets)."""
+    from idn_triggers.failure_policy import (
+        COLD_START_AND_NETWORK_MARGIN,
+        DEFAULT_ANSWER_SECONDS,
+        SAILPOINT_ANSWER_SECONDS,
+    )
+    from idn_triggers.settings import ReceiverSettings
+
+    parameter = TEMPLATE["Parameters"]["HandlerAnswerSeconds"]
+    receiver = FUNCTIONS["ReceiverFunction"]["Properties"]
+    timeout = receiver.get("Timeout", GLOBALS["Timeout"])
+
+    assert SAILPOINT_ANSWER_SECONDS == 10.0
+    assert (
+        parameter["Default"]
+        == DEFAULT_ANSWER_SECONDS
+        == SAILPOINT_ANSWER_SECONDS - COLD_START_AND_NETWORK_MARGIN
+    )
+    assert ReceiverSettings.model_fields["answer_seconds"].default == DEFAULT_ANSWER_SECONDS
+    assert parameter["MaxValue"] < timeout < SAILPOINT_ANSWER_SECONDS
+    assert receiver["Environment"]["Variables"]["HANDLER_ANSWER_SECONDS"] == {"Ref": "HandlerAnswerSeconds"}
+    assert TEMPLATE["Parameters"]["FailurePolicies"]["Default"] == ""  # error for every trigger

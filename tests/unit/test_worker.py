@@ -410,6 +410,40 @@ def test_a_handler_failing_on_the_last_attempt_fails_the_invocation_then_dead_le
     assert sqs.visibility == [] and sqs.requeued() == []
 
 
+FALLBACK_ANSWER = {"approved": False, "approverName": "fallback"}
+
+
+def test_with_a_fallback_policy_the_last_failure_completes_with_the_fallback_and_keeps_the_event(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    policy = json.dumps({BROKEN: FALLBACK_ANSWER})
+    worker = Worker(settings(FAILURE_POLICIES=policy), REGISTRY, callbacks, sqs)
+
+    outcome = worker.process_record(record(message(BROKEN), MAX_RECEIVES))
+
+    assert outcome == "completed_with_fallback"
+    assert callbacks.calls == [Completion(CALLBACK, SECRET, FALLBACK_ANSWER, None)]
+    [dead] = sqs.dead_letters()
+    assert (
+        reason_of(dead)
+        == f"handler failed on all {MAX_RECEIVES} attempts; completed with the fallback answer"
+    )
+
+
+def test_a_retry_that_would_miss_the_deadline_gives_up_now_with_the_policy(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    policy = json.dumps({BROKEN: FALLBACK_ANSWER})
+    worker = Worker(settings(FAILURE_POLICIES=policy), REGISTRY, callbacks, sqs)
+
+    outcome = worker.process_record(record(message(BROKEN, deadline=timedelta(seconds=20)), 1))
+
+    assert outcome == "completed_with_fallback"
+    assert callbacks.calls == [Completion(CALLBACK, SECRET, FALLBACK_ANSWER, None)]
+    [dead] = sqs.dead_letters()
+    assert "a retry would miss responseDeadline" in reason_of(dead)
+
+
 def test_a_fire_and_forget_handler_failing_on_the_last_attempt_is_dead_lettered(
     worker: Worker, callbacks: FakeCallbacks, sqs: FakeSqs
 ) -> None:

@@ -128,6 +128,15 @@ class HandlerFailed(TriggerError):
         super().__init__("the trigger handler failed; see the receiver's logs")
 
 
+class HandlerLate(HandlerFailed):
+    """The user's handler was still running when SailPoint's answer was due (the watchdog)."""
+
+    outcome = "handler_late"
+
+    def __init__(self) -> None:
+        TriggerError.__init__(self, "the trigger handler did not answer in time; see the receiver's logs")
+
+
 class InvalidHandlerOutput(TriggerError):
     """The handler's answer does not fit the trigger's output model; it must never reach SailPoint."""
 

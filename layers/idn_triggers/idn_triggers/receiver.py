@@ -28,6 +28,7 @@ from idn_triggers.catalogue import TriggerInfo, configured_trigger, known_trigge
 from idn_triggers.envelope import Delivery, ResponseMode, callback_url_problem, split_envelope
 from idn_triggers.errors import (
     HandlerFailed,
+    HandlerLate,
     InvalidHandlerOutput,
     InvalidPayload,
     MalformedBody,
@@ -37,6 +38,7 @@ from idn_triggers.errors import (
     UnknownTrigger,
     UnsupportedResponseMode,
 )
+from idn_triggers.failure_policy import HandlerTimedOut, run_with_deadline
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
 from idn_triggers.ports import Authenticator, DeliveryRecorder, InvocationQueue
 from idn_triggers.settings import ReceiverSettings
@@ -335,11 +337,33 @@ class Receiver:
         context = HandlerContext(
             info.id, mode, delivery.invocation_id, can_defer=mode is ResponseMode.DYNAMIC
         )
-        result = self._run(handler, event, context)
-        if result is DEFER:
-            return self._enqueue(info, delivery, 202, "deferred")
-        output = handler.validated_output(result)
+        try:
+            result = self._run(handler, event, context, self.settings.answer_seconds)
+            if result is DEFER:
+                return self._enqueue(info, delivery, 202, "deferred")
+            output = handler.validated_output(result)
+        except (HandlerFailed, InvalidHandlerOutput):
+            fallback = self._fallback(handler, info.id)
+            if fallback is None:
+                raise
+            return ReceiverResponse(200, fallback, info.id, "fallback", mode.value, delivery.invocation_id)
         return ReceiverResponse(200, output, info.id, "answered", mode.value, delivery.invocation_id)
+
+    def _fallback(self, handler: TriggerHandler, trigger_id: str) -> Any:
+        """The configured fallback answer (FAILURE_POLICIES), validated; None under the `error` policy."""
+        fallback = self.settings.failure_policies.get(trigger_id)
+        if fallback is None:
+            return None
+        try:
+            answer = handler.validated_output(fallback)
+        except InvalidHandlerOutput:
+            logger.error(
+                "the configured fallback answer is invalid; answering the error",
+                extra={"trigger_id": trigger_id},
+            )
+            return None
+        logger.warning("answered the trigger's fallback (FAILURE_POLICIES)", extra={"trigger_id": trigger_id})
+        return answer
 
     def _check_callback(self, delivery: Delivery) -> None:
         url = delivery.metadata.callback_url if delivery.metadata else None
@@ -377,10 +401,17 @@ class Receiver:
         return ReceiverResponse(status, {}, info.id, outcome, mode, message.invocation_id)
 
     @staticmethod
-    def _run(handler: TriggerHandler, event: BaseModel, context: HandlerContext) -> Any:
-        """Run the user's handler; its answer (or DEFER) is checked by the caller."""
+    def _run(handler: TriggerHandler, event: BaseModel, context: HandlerContext, seconds: float) -> Any:
+        """Run the user's handler under the watchdog (`seconds`); its answer (or DEFER) is checked by
+        the caller. Late counts as failed: SailPoint must get an answer before its 10 s."""
         try:
-            result = handler(event, context)
+            result = run_with_deadline(lambda: handler(event, context), seconds)
+        except HandlerTimedOut:
+            logger.error(
+                "trigger handler did not answer in time",
+                extra={"trigger_id": handler.trigger_id, "answer_seconds": seconds},
+            )
+            raise HandlerLate() from None
         except Exception:
             logger.exception("trigger handler raised", extra={"trigger_id": handler.trigger_id})
             raise HandlerFailed() from None

@@ -17,6 +17,7 @@ from idn_triggers.auth import AuthType
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.durations import parse_duration
 from idn_triggers.errors import ConfigurationError
+from idn_triggers.failure_policy import DEFAULT_ANSWER_SECONDS, parse_failure_policies
 
 
 def _csv(value: Any) -> Any:
@@ -86,10 +87,16 @@ class ReceiverSettings(ServedTriggers):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024, alias="MAX_BODY_BYTES")
     # The delivery archive (S3); unset or empty = off (ArchiveRetentionDays 0). Read lazily: no boto3 when off.
     archive_bucket: str | None = Field(default=None, alias="ARCHIVE_BUCKET")
+    # What SailPoint receives when a request-response handler fails or is late (failure_policy.py)
+    failure_policies: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="FAILURE_POLICIES")
+    answer_seconds: float = Field(
+        default=DEFAULT_ANSWER_SECONDS, gt=0, le=9.5, alias="HANDLER_ANSWER_SECONDS"
+    )
 
     _deadline = field_validator("response_deadline", mode="before")(_duration)
 
     _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
+    _policies = field_validator("failure_policies", mode="before")(parse_failure_policies)
 
     @model_validator(mode="after")
     def _secret_when_authenticated(self) -> ReceiverSettings:
@@ -129,9 +136,11 @@ class WorkerSettings(SailPointApiSettings, ServedTriggers):
     # and triggers not in the catalogue yet need their type (as in the receiver).
     response_deadline: timedelta = Field(default=timedelta(hours=1), alias="RESPONSE_DEADLINE")
     extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
+    failure_policies: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="FAILURE_POLICIES")
 
     _deadline = field_validator("response_deadline", mode="before")(_duration)
     _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
+    _policies = field_validator("failure_policies", mode="before")(parse_failure_policies)
 
 
 class TokenRefresherSettings(SailPointApiSettings):

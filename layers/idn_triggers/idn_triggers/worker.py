@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +49,7 @@ class WorkerOutcome(StrEnum):
     PROCESSED = "processed"  # fire-and-forget handled
     COMPLETED = "completed"  # request-response handled and completed at SailPoint
     COMPLETED_WITH_ERROR = "completed_with_error"  # failed at SailPoint on purpose, then dead-lettered
+    COMPLETED_WITH_FALLBACK = "completed_with_fallback"  # the configured fallback answer, then dead-lettered
     REQUEUED = "requeued"  # a fresh copy queued to retry past maxReceiveCount
     RETRY = "retry"  # the record failed and comes back after a delay
     POISON = "poison"  # not a QueuedInvocation: dead-lettered
@@ -78,6 +79,13 @@ class HandlerRun:
     handled: bool = False
     answer: Any = None
     handler_ms: float | None = None
+
+
+def retry_misses_deadline(message: QueuedInvocation, delay: float, margin: float = 30.0) -> bool:
+    """Whether a retry after `delay` would come too close to `responseDeadline` to still complete."""
+    if message.deadline is None:
+        return False
+    return datetime.now(UTC) + timedelta(seconds=delay + margin) >= message.deadline
 
 
 def backoff_seconds(receive_count: int, base: float = 2.0) -> int:
@@ -216,16 +224,14 @@ class Worker:
             logger.exception(
                 "trigger handler failed in the worker", extra={**fields, "receive_count": receive_count}
             )
-            if receive_count < self.settings.max_receive_count:
-                raise RetryLater(
-                    f"handler failed ({type(error).__name__})", backoff_seconds(receive_count)
-                ) from None
-            return self._give_up(
-                record,
-                message,
-                f"handler failed on all {receive_count} attempts",
-                WorkerOutcome.HANDLER_FAILED,
-            )
+            delay = backoff_seconds(receive_count)
+            if receive_count >= self.settings.max_receive_count:
+                reason = f"handler failed on all {receive_count} attempts"
+            elif retry_misses_deadline(message, delay):
+                reason = f"handler failed on {receive_count} attempt(s); a retry would miss responseDeadline"
+            else:
+                raise RetryLater(f"handler failed ({type(error).__name__})", delay) from None
+            return self._give_up(record, message, reason, WorkerOutcome.HANDLER_FAILED)
         run.handler_ms = round((time.perf_counter() - started) * 1000, 3)
         run.answer = output
         if not message.expects_answer:
@@ -298,10 +304,49 @@ class Worker:
     ) -> WorkerOutcome:
         """Fail the invocation at SailPoint now (it would otherwise wait for the deadline), then DLQ."""
         if message.expects_answer and not message.past_deadline():
+            fallback = self._fallback(message) if outcome is WorkerOutcome.HANDLER_FAILED else None
+            if fallback is not None:
+                return self._complete_with_fallback(record, message, reason, fallback)
             completed = self._complete_with_error(record, message, reason)
             if completed is not WorkerOutcome.COMPLETED_WITH_ERROR:
                 return completed
         return self.dead_letter(record, message, reason, outcome)
+
+    def _fallback(self, message: QueuedInvocation) -> Any:
+        """The trigger's fallback answer (FAILURE_POLICIES), validated; None under `error`."""
+        fallback = self.settings.failure_policies.get(message.trigger_id)
+        handler = self.registry.get(message.trigger_id) if fallback is not None else None
+        if fallback is None or handler is None:
+            return None
+        try:
+            return handler.validated_output(fallback)
+        except TriggerError:
+            logger.error(
+                "the configured fallback answer is invalid; completing with error", extra=message.log_fields()
+            )
+            return None
+
+    def _complete_with_fallback(
+        self, record: dict[str, Any], message: QueuedInvocation, reason: str, fallback: Any
+    ) -> WorkerOutcome:
+        """Complete with the fallback answer, then keep the event in the DLQ (the handler failed)."""
+        try:
+            completed = self._complete(record, message, output=fallback)
+        except RetryLater:
+            return self.dead_letter(
+                record,
+                message,
+                f"{reason}; completing with the fallback also failed",
+                WorkerOutcome.DEAD_LETTERED,
+            )
+        if completed is not WorkerOutcome.COMPLETED:
+            return completed
+        return self.dead_letter(
+            record,
+            message,
+            f"{reason}; completed with the fallback answer",
+            WorkerOutcome.COMPLETED_WITH_FALLBACK,
+        )
 
     def _complete_with_error(
         self, record: dict[str, Any], message: QueuedInvocation, reason: str
