@@ -39,6 +39,7 @@ from idn_triggers.queue import ReceivedAttributes
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.snapstart import worker_hooks
 from idn_triggers.token_store import budget_from_settings, provider_from_settings
+from idn_triggers.trigger_control import TriggerControls
 from idn_triggers.worker import Worker, WorkerOutcome
 from trigger_handlers import HANDLER_EXCEPTIONS
 
@@ -64,6 +65,14 @@ worker = Worker(
         data_keyword_argument="message", persistence_store=persistence, config=idempotency
     ),
     archive=ArchiveRecorder.for_bucket(settings.archive_bucket) if settings.archive_bucket else None,
+    controls=TriggerControls(
+        settings.trigger_control_table,
+        rates=settings.rate_limits,
+        breaker_after=settings.breaker_after,
+        cache_seconds=settings.trigger_state_cache_seconds,
+    )
+    if settings.trigger_control_table
+    else None,
 )
 # SnapStart: warm before the snapshot, refresh after a restore (no-op outside Lambda's runtime)
 worker_hooks(worker, callbacks, lambda: provider_from_settings(settings, budget), [persistence.client])

@@ -1091,3 +1091,25 @@ def test_the_handler_watchdog_answers_inside_sailpoints_ten_seconds_by_default()
     assert parameter["MaxValue"] < timeout < SAILPOINT_ANSWER_SECONDS
     assert receiver["Environment"]["Variables"]["HANDLER_ANSWER_SECONDS"] == {"Ref": "HandlerAnswerSeconds"}
     assert TEMPLATE["Parameters"]["FailurePolicies"]["Default"] == ""  # error for every trigger
+
+
+def test_per_trigger_controls_are_wired_to_the_worker_the_alarm_and_the_dashboard() -> None:
+    worker = FUNCTIONS["WorkerFunction"]["Properties"]
+    variables = worker["Environment"]["Variables"]
+    assert variables["TRIGGER_CONTROL_TABLE"] == {"Ref": "TriggerControlTable"}
+    assert variables["TRIGGER_RATE_LIMITS"] == {"Ref": "TriggerRateLimits"}
+    assert variables["CIRCUIT_BREAKER_FAILURES"] == {"Ref": "CircuitBreakerFailures"}
+    [grant] = [
+        s
+        for p in worker["Policies"]
+        for branch in _branches(p)
+        for s in _statements(branch)
+        if s.get("Resource") == {"Fn::GetAtt": ["TriggerControlTable", "Arn"]}
+    ]
+    assert sorted(grant["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    table = RESOURCES["TriggerControlTable"]["Properties"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    assert RESOURCES["CircuitBreakerAlarm"]["Properties"]["MetricName"] == "CircuitBreakerOpened"
+    body = json.dumps(RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"])
+    assert "CircuitBreakerOpened" in body and 'Outcome=\\\\\\"held\\\\\\"' in body
+    assert TEMPLATE["Outputs"]["TriggerControlTableName"]["Value"] == {"Ref": "TriggerControlTable"}

@@ -7,6 +7,8 @@
         (the delivery archive: see idn_tools.events)
     idn-triggers-ops recover --since DURATION [--trigger ID] [--all-subscriptions] [--dry-run] [--json]
         (events SailPoint could not deliver, from the tenant's invocation history: see idn_tools.recover)
+    idn-triggers-ops triggers status|pause|resume ...
+        (hold one trigger's events while its downstream is down: see idn_tools.trigger_ops)
 
 Global flags (`--json`, `--endpoint-url`, `--region`, `--stack-name`) go before or after the
 subcommand. Exit codes: 0 done, 2 usage error, 3 AWS refused or could not be reached.
@@ -39,7 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from idn_tools import events, recover
+from idn_tools import events, recover, trigger_ops
 from idn_tools.cli_support import (
     aws_client_options,
     aws_errors_explained,
@@ -314,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     events.add_commands(commands)
     recover.add_parser(commands)
+    trigger_ops.add_parser(commands)
     return share_global_options(parser)
 
 
@@ -324,9 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        command = {"events": events.run, "deliveries": events.run, "recover": recover.run}.get(
-            args.group, run
-        )
+        command = {
+            "events": events.run,
+            "deliveries": events.run,
+            "recover": recover.run,
+            "triggers": trigger_ops.run,
+        }.get(args.group, run)
         return guarded(lambda: aws_errors_explained(lambda: command(args)))
 
 

@@ -18,6 +18,7 @@ from idn_triggers.catalogue import TriggerType
 from idn_triggers.durations import parse_duration
 from idn_triggers.errors import ConfigurationError
 from idn_triggers.failure_policy import DEFAULT_ANSWER_SECONDS, parse_failure_policies
+from idn_triggers.trigger_control import Rate, parse_rate_limits
 
 
 def _csv(value: Any) -> Any:
@@ -137,10 +138,16 @@ class WorkerSettings(SailPointApiSettings, ServedTriggers):
     response_deadline: timedelta = Field(default=timedelta(hours=1), alias="RESPONSE_DEADLINE")
     extra_triggers: dict[str, TriggerType] = Field(default_factory=dict, alias="EXTRA_TRIGGERS")
     failure_policies: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="FAILURE_POLICIES")
+    # Per-trigger controls (idn_triggers.trigger_control); no table = none
+    trigger_control_table: str | None = Field(default=None, alias="TRIGGER_CONTROL_TABLE")
+    rate_limits: dict[str, Rate] = Field(default_factory=dict, alias="TRIGGER_RATE_LIMITS")
+    breaker_after: int = Field(default=0, ge=0, le=10_000, alias="CIRCUIT_BREAKER_FAILURES")
+    trigger_state_cache_seconds: float = Field(default=5.0, ge=0, le=60, alias="TRIGGER_STATE_CACHE_SECONDS")
 
     _deadline = field_validator("response_deadline", mode="before")(_duration)
     _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
     _policies = field_validator("failure_policies", mode="before")(parse_failure_policies)
+    _rates = field_validator("rate_limits", mode="before")(parse_rate_limits)
 
 
 class TokenRefresherSettings(SailPointApiSettings):

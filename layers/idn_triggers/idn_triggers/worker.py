@@ -17,6 +17,7 @@ Outcome=duplicate); key rules: `idn_triggers.queue`.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, Trigge
 from idn_triggers.ports import Completions, DeliveryRecorder, QueueClient
 from idn_triggers.queue import QueuedInvocation, dead_letter_attributes
 from idn_triggers.settings import WorkerSettings
+from idn_triggers.trigger_control import Parked, TriggerControls
 
 logger = Logger()
 MAX_VISIBILITY_SECONDS = 900
@@ -51,6 +53,8 @@ class WorkerOutcome(StrEnum):
     COMPLETED_WITH_ERROR = "completed_with_error"  # failed at SailPoint on purpose, then dead-lettered
     COMPLETED_WITH_FALLBACK = "completed_with_fallback"  # the configured fallback answer, then dead-lettered
     REQUEUED = "requeued"  # a fresh copy queued to retry past maxReceiveCount
+    HELD = "held"  # its trigger is paused: kept in the control table until resumed
+    THROTTLED = "throttled"  # over its trigger's rate: a fresh copy queued with a delay to its slot
     RETRY = "retry"  # the record failed and comes back after a delay
     POISON = "poison"  # not a QueuedInvocation: dead-lettered
     NO_HANDLER = "no_handler"
@@ -107,9 +111,11 @@ class Worker:
         run_once: Callable[[Callable[..., str]], Callable[..., str]] | None = None,
         *,
         archive: DeliveryRecorder | None = None,
+        controls: TriggerControls | None = None,
     ) -> None:
         self.settings = settings
         self.archive = archive
+        self.controls = controls
         self.registry = registry
         self.callbacks = callbacks
         self.sqs = sqs
@@ -128,6 +134,8 @@ class Worker:
             outcome = WorkerOutcome(
                 self._handle_once(message=message, record=record, receive_count=receive_count, run=run)
             )
+        except Parked as parked:
+            return self._park(message, parked)
         except RetryLater as retry:
             logger.warning(
                 "invocation will be retried",
@@ -146,6 +154,35 @@ class Worker:
             return WorkerOutcome.DUPLICATE
         self._archive(message, outcome, run)
         return outcome
+
+    def _park(self, message: QueuedInvocation, parked: Parked) -> WorkerOutcome:
+        """Hold a paused trigger's event, or re-queue it for its rate slot (the record is then done)."""
+        assert self.controls is not None
+        fields = {**message.log_fields(), "reason": str(parked)}
+        if parked.hold:
+            self.controls.hold(
+                message.trigger_id, message.received_at, message.idempotency_key, message.model_dump_json()
+            )
+            logger.info("event held: its trigger is paused", extra=fields)
+            return WorkerOutcome.HELD
+        self.requeue(message, math.ceil(parked.delay))
+        logger.debug("event throttled", extra={**fields, "delay": parked.delay})
+        return WorkerOutcome.THROTTLED
+
+    def _note_handler(self, message: QueuedInvocation, succeeded: bool) -> None:
+        """Feed the trigger's circuit breaker; never changes how the record ends."""
+        if self.controls is None:
+            return
+        try:
+            if succeeded:
+                self.controls.handler_succeeded(message.trigger_id)
+            else:
+                self.controls.handler_failed(message.trigger_id)
+        except Exception as error:
+            logger.warning(
+                "circuit breaker not updated",
+                extra={**message.log_fields(), "error_type": type(error).__name__},
+            )
 
     def _archive(self, message: QueuedInvocation, outcome: WorkerOutcome, run: HandlerRun) -> None:
         """Keep the record of an invocation that ended here; never fails the record."""
@@ -214,6 +251,8 @@ class Worker:
         context = HandlerContext(
             message.trigger_id, mode, message.invocation_id, can_defer=False, delivery=message.delivery
         )
+        if self.controls is not None:
+            self.controls.gate(message.trigger_id)  # raises Parked: paused, or over its rate
         started = time.perf_counter()
         try:
             result = handler(event, context)
@@ -224,6 +263,7 @@ class Worker:
             logger.exception(
                 "trigger handler failed in the worker", extra={**fields, "receive_count": receive_count}
             )
+            self._note_handler(message, succeeded=False)
             delay = backoff_seconds(receive_count)
             if receive_count >= self.settings.max_receive_count:
                 reason = f"handler failed on all {receive_count} attempts"
@@ -232,6 +272,7 @@ class Worker:
             else:
                 raise RetryLater(f"handler failed ({type(error).__name__})", delay) from None
             return self._give_up(record, message, reason, WorkerOutcome.HANDLER_FAILED)
+        self._note_handler(message, succeeded=True)
         run.handler_ms = round((time.perf_counter() - started) * 1000, 3)
         run.answer = output
         if not message.expects_answer:
