@@ -54,6 +54,11 @@ def run_bench(script: str, args: list[str], results: Path) -> subprocess.Complet
         ),
         ("eventbridge_latency.py", ["--invocations", "3", "--warm", "1"], "ratio EventBridge / HTTP ASYNC"),
         ("reconcile.py", ["--entries", "60"], "full pass (claim, queue, confirm)"),
+        (
+            "storm.py",
+            ["--burst", "20", "--senders", "4", "--async", "5", "--depth-probe", "0,20"],
+            "429s answered by the simulator",
+        ),
         ("run_all.py", ["--quick", "--only", "cold_import"], "=== Goals ==="),
     ],
 )
