@@ -335,3 +335,101 @@ def test_a_handlers_layer_change_publishes_new_receiver_and_worker_versions() ->
     before, _ = translated()
     after, _ = translated(layer_key="-changed")  # sam package: another S3 key for other content
     assert _version_ids(before) and not _version_ids(before) & _version_ids(after)
+
+
+# -- 9. alarms on a new stack -----------------------------------------------------------------------------------
+# CloudWatch "Configuring how alarms treat missing data": breaching counts every missing datapoint
+# against the alarm; a new stack has no datapoints for the whole evaluation range.
+class Series(list[float | None]):
+    def _zip(self, other: Any, op: Any) -> Series:
+        others = other if isinstance(other, list) else [other] * len(self)
+        return Series(None if a is None or b is None else float(op(a, b)) for a, b in zip(self, others, strict=True))
+
+    def __gt__(self, other: Any) -> Series:  # type: ignore[override]
+        return self._zip(other, lambda a, b: a > b)
+
+    def __lt__(self, other: Any) -> Series:  # type: ignore[override]
+        return self._zip(other, lambda a, b: a < b)
+
+    def __and__(self, other: Any) -> Series:
+        return self._zip(other, lambda a, b: bool(a) and bool(b))
+
+
+def _expression(text: str, series: dict[str, Series]) -> Series:
+    """The metric math this template uses: FILL, IF, comparisons, AND, +."""
+
+    def fill(s: Series, value: float) -> Series:
+        return Series(value if v is None else v for v in s)
+
+    def if_(cond: Series, yes: float, no: float) -> Series:
+        return Series(None if c is None else (yes if c else no) for c in cond)
+
+    python = text.replace("IF(", "if_(").replace("FILL(", "fill(").replace(" AND ", " & ")
+    python = re.sub(r"(\w+\([^()]*\)\s*[<>]\s*\d+)", r"(\1)", python)
+    return Series(eval(python, {"fill": fill, "if_": if_}, dict(series)))  # noqa: S307 - our own template
+
+
+def alarm_state(alarm: dict[str, Any], data: dict[str, Series]) -> str:
+    """ALARM or OK after the evaluation range; `data` maps metric names to hourly datapoints."""
+    if "Metrics" in alarm:
+        series = {q["Id"]: data.get(q["MetricStat"]["Metric"]["MetricName"], Series()) for q in alarm["Metrics"] if "MetricStat" in q}
+        [returned] = [q for q in alarm["Metrics"] if q.get("ReturnData", True)]
+        values = _expression(returned["Expression"], series)
+    else:
+        values = data.get(alarm["MetricName"], Series())
+    window = list(values)[-alarm["EvaluationPeriods"] :]
+    threshold, operator = alarm["Threshold"], alarm["ComparisonOperator"]
+    compare = {
+        "LessThanThreshold": lambda v: v < threshold,
+        "GreaterThanOrEqualToThreshold": lambda v: v >= threshold,
+        "GreaterThanThreshold": lambda v: v > threshold,
+    }[operator]
+    missing = alarm.get("TreatMissingData", "missing")
+    breaching = sum(1 for v in window if (v is None and missing == "breaching") or (v is not None and compare(v)))
+    return "ALARM" if breaching >= alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]) else "OK"
+
+
+HOURS = 24
+
+
+def test_the_stalled_recovery_alarm_is_quiet_on_a_new_stack_and_fires_when_passes_stop() -> None:
+    alarm = RAW["Resources"]["RecoveryStalledAlarm"]["Properties"]
+    nothing = Series([None] * HOURS)
+    assert alarm_state(alarm, {"RecoveryPasses": nothing, "Invocations": nothing}) == "OK"  # just deployed
+    runs = Series([6.0] * HOURS)
+    assert alarm_state(alarm, {"RecoveryPasses": nothing, "Invocations": runs}) == "ALARM"  # runs, no pass
+    passes = Series([None] * (HOURS - 1) + [6.0])
+    assert alarm_state(alarm, {"RecoveryPasses": passes, "Invocations": runs}) == "OK"
+
+
+def test_no_alarm_counts_missing_data_as_breaching() -> None:
+    alarms = of_type(RAW["Resources"], "AWS::CloudWatch::Alarm")
+    assert [n for n, a in alarms.items() if a["Properties"].get("TreatMissingData") == "breaching"] == []
+
+
+# -- 12. EventBridge delivery -------------------------------------------------------------------------------------
+# EventBridge "Monitoring": FailedInvocations and InvocationsFailedToBeSentToDlq per RuleName; with a
+# customer key EventBridge needs kms:Decrypt and kms:GenerateDataKey on it ("Encrypting events",
+# Amazon SQS "Key management": "events.amazonaws.com" in the key policy).
+def test_eventbridge_delivery_failures_and_lost_events_raise_alarms_on_this_stacks_rule() -> None:
+    from idn_triggers.event_buses import rule_name
+
+    template, values = translated(Transport="BOTH")
+    resources = deployed(template, values)
+    watched = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]["Dimensions"]
+        for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "AWS/Events"
+    }
+    assert set(watched) == {("AWS/Events", "FailedInvocations"), ("AWS/Events", "InvocationsFailedToBeSentToDlq")}
+    for dimensions in watched.values():
+        [dimension] = dimensions
+        stack = "my-triggers-stack"
+        assert dimension["Name"] == "RuleName"
+        assert dimension["Value"].replace("${AWS::StackName}", stack) == rule_name(stack)
+
+
+def test_the_readme_key_policy_lets_eventbridge_use_a_customer_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+    checklist = readme[readme.index("## Deploy checklist") :]
+    assert "events.amazonaws.com" in checklist and "kms:GenerateDataKey" in checklist
