@@ -15,6 +15,8 @@ by hand (listed in the template), associated and routed the same way; Delete rem
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -70,7 +72,9 @@ def route(properties: dict[str, Any]) -> Route:
     )
 
 
-def event_bridge_manager(properties: dict[str, Any]) -> SubscriptionManager:
+def event_bridge_manager(
+    properties: dict[str, Any], time_left: Callable[[], float] | None = None
+) -> SubscriptionManager:
     owner = str(properties.get("Owner", "sailpoint-triggers"))
     target = EventBridgeTarget(
         account=str(properties["AwsAccount"]),
@@ -78,6 +82,7 @@ def event_bridge_manager(properties: dict[str, Any]) -> SubscriptionManager:
         buses=PartnerBuses(events_client()),
         route=route(properties),
         source_wait_seconds=float(properties.get("SourceWaitSeconds", 60)),
+        time_left=time_left,
     )
     return SubscriptionManager(
         api,
@@ -114,7 +119,7 @@ def handle_partner_buses(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return physical_id, {"Associated": len(sources)}
 
 
-def handle(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def handle(event: dict[str, Any], time_left: Callable[[], float] | None = None) -> tuple[str, dict[str, Any]]:
     properties = event.get("ResourceProperties", {})
     if event.get("ResourceType") == PARTNER_BUSES_TYPE:
         return handle_partner_buses(event)
@@ -124,7 +129,7 @@ def handle(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         removed = event_bridge_manager(properties).remove_all()
         return str(event["PhysicalResourceId"]), {"Removed": removed}
     if event["RequestType"] != "Delete" and properties.get("SubscriptionType") == "EVENTBRIDGE":
-        manager_ = event_bridge_manager(properties)
+        manager_ = event_bridge_manager(properties, time_left)
         ids = manager_.apply(specs(properties))
         physical_id = (
             f"eventbridge:{properties['AwsAccount']}:{properties['AwsRegion']}:{properties.get('Owner', '')}"
@@ -143,4 +148,4 @@ def handle(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info("subscriptions change", extra={"request_type": event.get("RequestType")})
-    run_custom_resource(event, handle)
+    run_custom_resource(event, partial(handle, time_left=lambda: context.get_remaining_time_in_millis() / 1000))

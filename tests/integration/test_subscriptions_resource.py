@@ -111,9 +111,17 @@ def event(
     return body
 
 
+class FullTime(FakeLambdaContext):
+    """A fresh invocation of the 900 s function (template.yaml), as CloudFormation makes it."""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
 def call(resource: ModuleType, cloudformation: CloudFormation, *args: Any, **kwargs: str) -> dict[str, Any]:
     before = len(cloudformation.responses)
-    resource.lambda_handler(event(cloudformation, *args, **kwargs), FakeLambdaContext())
+    resource.lambda_handler(event(cloudformation, *args, **kwargs), FullTime())
     assert len(cloudformation.responses) == before + 1  # exactly one answer, whatever happened
     return cloudformation.responses[-1]
 
@@ -329,3 +337,21 @@ def test_partner_sources_listed_in_the_template_are_associated_and_removed(
     assert unknown["Status"] == "FAILED" and "does not exist in this account and region" in unknown["Reason"]
     assert partner_buses("Delete", created["PhysicalResourceId"], **listed)["Status"] == "SUCCESS"
     assert source not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+
+
+class ShortOnTime(FakeLambdaContext):
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 20_000
+
+
+def test_a_wait_longer_than_the_time_left_is_cut_short_and_still_answered(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator
+) -> None:
+    # CloudFormation "Custom resources": no answer before the function times out means an hour's wait
+    # (ServiceTimeout shortens it); so the function waits only as long as it can still answer.
+    body = event(cloudformation, "Create", TriggerIds=CREATED, **{**EB, "SourceWaitSeconds": "600"})
+    resource.lambda_handler(body, ShortOnTime())
+    [answer] = cloudformation.responses
+    assert answer["Status"] == "FAILED" and "cut short" in answer["Reason"]
+    assert [s for s in sim.subscriptions() if s.type == "EVENTBRIDGE"] == []  # nothing left behind

@@ -12,6 +12,7 @@ demo and `idn-triggers subscriptions` all go through here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,12 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import known_triggers
-from idn_triggers.event_buses import PartnerBuses, Route
+from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route
 from idn_triggers.eventbridge import partner_source_name
 from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound
 
 logger = Logger()
 DispatchMode = Literal["SYNC", "ASYNC", "DYNAMIC"]
+# Kept free at the end of a custom-resource invocation: delete what was just created, answer
+# CloudFormation (3 PUTs of up to 10 s). Past the function's timeout no answer goes out at all.
+ANSWER_RESERVE_SECONDS = 45.0
 
 
 class SubscriptionConflict(Exception):
@@ -41,9 +45,17 @@ class EventBridgeTarget:
     buses: PartnerBuses
     route: Route
     source_wait_seconds: float = 60.0
+    time_left: Callable[[], float] | None = None  # seconds this invocation has left (Lambda context)
 
     def config(self) -> dict[str, str]:
         return {"awsAccount": self.account, "awsRegion": self.region}
+
+    def wait_seconds(self) -> float:
+        """How long to wait for one partner source: the configured wait, cut so that the answer to
+        CloudFormation still goes out before the function times out."""
+        if self.time_left is None:
+            return self.source_wait_seconds
+        return max(0.0, min(self.source_wait_seconds, self.time_left() - ANSWER_RESERVE_SECONDS))
 
 
 class SubscriptionSpec(BaseModel):
@@ -171,9 +183,18 @@ class SubscriptionManager:
         if self.event_bridge is None:
             return
         source = self.source_name(trigger_id, subscription_id)
+        wait = self.event_bridge.wait_seconds()
         try:
-            self.event_bridge.buses.wait_for_source(source, self.event_bridge.source_wait_seconds)
+            self.event_bridge.buses.wait_for_source(source, wait)
             self.event_bridge.buses.associate(source, self.event_bridge.route)
+        except PartnerSourceNotFound as error:
+            self._delete(subscription_id)
+            if wait < self.event_bridge.source_wait_seconds:
+                raise PartnerSourceNotFound(
+                    f"{error} (cut short: this deploy's function had {wait:.0f} s left to wait; "
+                    "subscribe fewer EVENTBRIDGE triggers per deploy or lower PartnerSourceWaitSeconds)"
+                ) from None
+            raise
         except Exception:
             self._delete(subscription_id)
             raise
