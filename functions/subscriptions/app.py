@@ -148,4 +148,6 @@ def handle(event: dict[str, Any], time_left: Callable[[], float] | None = None) 
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info("subscriptions change", extra={"request_type": event.get("RequestType")})
-    run_custom_resource(event, partial(handle, time_left=lambda: context.get_remaining_time_in_millis() / 1000))
+    run_custom_resource(
+        event, partial(handle, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    )

@@ -222,7 +222,9 @@ def dashboard_problems(body: dict[str, Any]) -> list[str]:
             problems.append(f"widget {n}: no metrics")
         if "region" not in properties:
             problems.append(f"widget {n}: no region")
-        ids = [m[-1]["id"] for m in properties.get("metrics", []) if isinstance(m[-1], dict) and "id" in m[-1]]
+        ids = [
+            m[-1]["id"] for m in properties.get("metrics", []) if isinstance(m[-1], dict) and "id" in m[-1]
+        ]
         if len(ids) != len(set(ids)):
             problems.append(f"widget {n}: duplicate ids")
     return problems
@@ -289,7 +291,9 @@ def test_every_custom_resource_has_a_service_timeout_no_longer_than_its_function
     assert customs
     for name, resource in customs.items():
         function = resource["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
-        timeout = RAW["Resources"][function]["Properties"].get("Timeout", RAW["Globals"]["Function"]["Timeout"])
+        timeout = RAW["Resources"][function]["Properties"].get(
+            "Timeout", RAW["Globals"]["Function"]["Timeout"]
+        )
         assert 1 <= int(resource["Properties"].get("ServiceTimeout", 3600)) <= timeout, name
 
 
@@ -320,7 +324,7 @@ def test_no_json_is_assembled_by_sub_from_a_value_that_could_break_it() -> None:
 # -- 17. versions -----------------------------------------------------------------------------------------------
 # Lambda SnapStart pricing: every published version with SnapStart keeps a billed snapshot.
 def test_published_versions_are_deleted_once_replaced() -> None:
-    template, values = translated(SnapStart="true")
+    template, _values = translated(SnapStart="true")
     versions = of_type(template["Resources"], "AWS::Lambda::Version")
     assert len(versions) == 2
     assert {v["DeletionPolicy"] for v in versions.values()} == {"Delete"}
@@ -343,7 +347,9 @@ def test_a_handlers_layer_change_publishes_new_receiver_and_worker_versions() ->
 class Series(list[float | None]):
     def _zip(self, other: Any, op: Any) -> Series:
         others = other if isinstance(other, list) else [other] * len(self)
-        return Series(None if a is None or b is None else float(op(a, b)) for a, b in zip(self, others, strict=True))
+        return Series(
+            None if a is None or b is None else float(op(a, b)) for a, b in zip(self, others, strict=True)
+        )
 
     def __gt__(self, other: Any) -> Series:  # type: ignore[override]
         return self._zip(other, lambda a, b: a > b)
@@ -372,7 +378,11 @@ def _expression(text: str, series: dict[str, Series]) -> Series:
 def alarm_state(alarm: dict[str, Any], data: dict[str, Series]) -> str:
     """ALARM or OK after the evaluation range; `data` maps metric names to hourly datapoints."""
     if "Metrics" in alarm:
-        series = {q["Id"]: data.get(q["MetricStat"]["Metric"]["MetricName"], Series()) for q in alarm["Metrics"] if "MetricStat" in q}
+        series = {
+            q["Id"]: data.get(q["MetricStat"]["Metric"]["MetricName"], Series())
+            for q in alarm["Metrics"]
+            if "MetricStat" in q
+        }
         [returned] = [q for q in alarm["Metrics"] if q.get("ReturnData", True)]
         values = _expression(returned["Expression"], series)
     else:
@@ -385,7 +395,9 @@ def alarm_state(alarm: dict[str, Any], data: dict[str, Series]) -> str:
         "GreaterThanThreshold": lambda v: v > threshold,
     }[operator]
     missing = alarm.get("TreatMissingData", "missing")
-    breaching = sum(1 for v in window if (v is None and missing == "breaching") or (v is not None and compare(v)))
+    breaching = sum(
+        1 for v in window if (v is None and missing == "breaching") or (v is not None and compare(v))
+    )
     return "ALARM" if breaching >= alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]) else "OK"
 
 
@@ -421,7 +433,10 @@ def test_eventbridge_delivery_failures_and_lost_events_raise_alarms_on_this_stac
         for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("Namespace") == "AWS/Events"
     }
-    assert set(watched) == {("AWS/Events", "FailedInvocations"), ("AWS/Events", "InvocationsFailedToBeSentToDlq")}
+    assert set(watched) == {
+        ("AWS/Events", "FailedInvocations"),
+        ("AWS/Events", "InvocationsFailedToBeSentToDlq"),
+    }
     for dimensions in watched.values():
         [dimension] = dimensions
         stack = "my-triggers-stack"

@@ -463,7 +463,9 @@ def test_asynchronously_invoked_functions_keep_their_failures(name: str) -> None
 
 
 def test_api_access_logs_have_retention_and_no_bodies_or_credentials() -> None:
-    condition, setting, off = resource_of_type("AWS::Serverless::Api")["Properties"]["AccessLogSetting"]["Fn::If"]
+    condition, setting, off = resource_of_type("AWS::Serverless::Api")["Properties"]["AccessLogSetting"][
+        "Fn::If"
+    ]
     assert (condition, off) == ("ApiAccessLogsOn", NO_VALUE)  # opt-in: needs the account's logs role
     assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     group = RESOURCES["ApiAccessLogGroup"]["Properties"]

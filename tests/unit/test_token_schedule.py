@@ -8,6 +8,7 @@ first, and no consumer may ever be handed a token that expires before its call i
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from typing import Any
@@ -95,7 +96,7 @@ def test_a_day_of_refreshes_stays_within_the_secret_version_rate_and_no_consumer
     fallback = ClientCredentialsTokenProvider("https://t", lambda: credentials, session=tenant)  # type: ignore[arg-type]
     consumer = StoredTokenProvider(read, fallback)
 
-    rng = random.Random(26)
+    rng = random.Random(26)  # noqa: S311 - a reproducible schedule, not a secret
     next_run, next_call, end = clock.now, clock.now, clock.now + DAY
     handed_out = 0
     while clock.now < end:
@@ -110,7 +111,7 @@ def test_a_day_of_refreshes_stays_within_the_secret_version_rate_and_no_consumer
             assert tenant.expiry[token] >= clock.now + CALL_SECONDS, f"{token} expires during the call"
             next_call += rng.uniform(1, 90)
 
-    gaps = [later - earlier for earlier, later in zip(writes, writes[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(writes)]
     assert handed_out > 1000 and len(writes) > 100
     assert min(gaps) >= MIN_WRITE_INTERVAL_SECONDS  # never faster than Secrets Manager's advised rate
     assert len(writes) <= DAY / MIN_WRITE_INTERVAL_SECONDS + 1
@@ -120,7 +121,11 @@ def test_a_day_of_refreshes_stays_within_the_secret_version_rate_and_no_consumer
 
 def test_a_token_younger_than_10_minutes_is_not_rewritten(clock: Clock) -> None:
     stored = parse_stored_token(
-        {"access_token": "t", "expires_at": clock() + 300, "issued_at": clock() - MIN_WRITE_INTERVAL_SECONDS + 1}
+        {
+            "access_token": "t",
+            "expires_at": clock() + 300,
+            "issued_at": clock() - MIN_WRITE_INTERVAL_SECONDS + 1,
+        }
     )
     assert refresh_due(stored) is False
     assert refresh_due(None) is True  # nothing stored yet (the deploy's "{}")

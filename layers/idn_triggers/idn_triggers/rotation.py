@@ -135,7 +135,9 @@ class InboundRotation:
 
     def _test_secret(self, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
         try:
-            self._value(secret_id, VersionId=token, VersionStage="AWSPENDING")  # well formed for the auth type
+            self._value(
+                secret_id, VersionId=token, VersionStage="AWSPENDING"
+            )  # well formed for the auth type
         except self.sm.exceptions.ResourceNotFoundException:
             # RotateSecret with RotateImmediately false (the stack's create): Secrets Manager tests the
             # configuration with an AWSPENDING version of its own and no value. Reading the secret
