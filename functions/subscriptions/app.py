@@ -119,6 +119,16 @@ def handle_partner_buses(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return physical_id, {"Associated": len(sources)}
 
 
+def previous_manager(event: dict[str, Any], new_physical_id: str) -> SubscriptionManager | None:
+    """On an Update that changes the physical id (URL, stage or transport): the old set's manager."""
+    old_id = str(event.get("PhysicalResourceId", ""))
+    if event["RequestType"] != "Update" or old_id == new_physical_id:
+        return None
+    if old_id.startswith("eventbridge:"):
+        return event_bridge_manager(event.get("OldResourceProperties", {}))
+    return manager(old_id) if old_id.startswith("http") else None
+
+
 def handle(event: dict[str, Any], time_left: Callable[[], float] | None = None) -> tuple[str, dict[str, Any]]:
     properties = event.get("ResourceProperties", {})
     if event.get("ResourceType") == PARTNER_BUSES_TYPE:
@@ -130,17 +140,17 @@ def handle(event: dict[str, Any], time_left: Callable[[], float] | None = None) 
         return str(event["PhysicalResourceId"]), {"Removed": removed}
     if event["RequestType"] != "Delete" and properties.get("SubscriptionType") == "EVENTBRIDGE":
         manager_ = event_bridge_manager(properties, time_left)
-        ids = manager_.apply(specs(properties))
         physical_id = (
             f"eventbridge:{properties['AwsAccount']}:{properties['AwsRegion']}:{properties.get('Owner', '')}"
         )
+        ids = manager_.apply(specs(properties), previous_manager(event, physical_id))
         return physical_id, {"SubscriptionIds": ",".join(ids.values())}
     if event["RequestType"] == "Delete":
         base = str(event.get("PhysicalResourceId", ""))
         removed = manager(base).remove_all() if base.startswith("http") else 0
         return base, {"Removed": removed}
     base = str(properties["WebhookBaseUrl"])
-    ids = manager(base).apply(specs(properties))
+    ids = manager(base).apply(specs(properties), previous_manager(event, base))
     return base, {"SubscriptionIds": ",".join(ids.values())}
 
 

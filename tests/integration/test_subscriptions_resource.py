@@ -355,3 +355,57 @@ def test_a_wait_longer_than_the_time_left_is_cut_short_and_still_answered(
     [answer] = cloudformation.responses
     assert answer["Status"] == "FAILED" and "cut short" in answer["Reason"]
     assert [s for s in sim.subscriptions() if s.type == "EVENTBRIDGE"] == []  # nothing left behind
+
+
+# -- updates that replace the resource: URL, stage, transport (issue 26, item 5) --------------------
+# CloudFormation "Custom resources": a new physical id on Update replaces the resource, and the old
+# one gets a Delete after the update; SailPoint allows one subscription per request-response trigger.
+def update(
+    cloudformation: CloudFormation, old: dict[str, Any], physical_id: str, **properties: str
+) -> dict[str, Any]:
+    body = event(cloudformation, "Update", physical_id, **properties)
+    body["OldResourceProperties"] = old["ResourceProperties"]
+    return body
+
+
+def replaced(
+    resource: ModuleType, cloudformation: CloudFormation, created: dict[str, Any], **properties: str
+) -> dict[str, Any]:
+    """The Update, then the Delete of the old physical id CloudFormation sends after it."""
+    first = event(cloudformation, "Create", **created)
+    resource.lambda_handler(first, FullTime())
+    old_id = cloudformation.responses[-1]["PhysicalResourceId"]
+    resource.lambda_handler(update(cloudformation, first, old_id, **properties), FullTime())
+    answer = cloudformation.responses[-1]
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["PhysicalResourceId"] != old_id
+    cleanup = event(cloudformation, "Delete", old_id, **created)
+    resource.lambda_handler(cleanup, FullTime())
+    assert cloudformation.responses[-1]["Status"] == "SUCCESS"
+    return answer
+
+
+@pytest.mark.parametrize(
+    "new_base",
+    [
+        "https://abc.execute-api.us-east-1.amazonaws.com/v2/triggers/",  # StageName
+        "https://hooks.example.com/triggers/",  # PublicWebhookBaseUrl
+    ],
+)
+def test_a_new_url_moves_the_subscriptions_including_request_response_ones(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator, new_base: str
+) -> None:
+    triggers = f"{PRE},{CREATED}"
+    replaced(resource, cloudformation, {"TriggerIds": triggers}, TriggerIds=triggers, WebhookBaseUrl=new_base)
+    subscriptions = [s for s in sim.subscriptions() if s.type == "HTTP"]
+    assert sorted((s.trigger_id, (s.http_config or {})["url"]) for s in subscriptions) == [
+        (PRE, new_base + PRE),
+        (CREATED, new_base + CREATED),
+    ]
+
+
+def test_a_new_transport_replaces_http_subscriptions_with_eventbridge_ones(
+    eb_resource: ModuleType, cloudformation: CloudFormation, eb_sim: TenantSimulator
+) -> None:
+    replaced(eb_resource, cloudformation, {"TriggerIds": PRE}, TriggerIds=PRE, **EB)
+    assert [(s.trigger_id, s.type) for s in eb_sim.subscriptions()] == [(PRE, "EVENTBRIDGE")]

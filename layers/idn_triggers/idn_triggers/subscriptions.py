@@ -143,13 +143,30 @@ class SubscriptionManager:
         return {
             s["triggerId"]: s
             for s in self.api.list_subscriptions()
-            if str(s.get("httpConfig", {}).get("url", "")).startswith(self.webhook_base_url)
+            if str((s.get("httpConfig") or {}).get("url", "")).startswith(self.webhook_base_url)
         }
 
-    def apply(self, specs: list[SubscriptionSpec]) -> dict[str, str]:
-        """Make this stack's subscriptions exactly `specs`; returns trigger id -> subscription id."""
+    def apply(
+        self, specs: list[SubscriptionSpec], previous: SubscriptionManager | None = None
+    ) -> dict[str, str]:
+        """Make this stack's subscriptions exactly `specs`; returns trigger id -> subscription id.
+
+        `previous`: the same stack's subscriptions before a change of URL, stage or transport
+        (CloudFormation creates the replacement first and deletes the old one after). A wanted
+        trigger found there is moved in place (HTTP to HTTP: PATCHed to the new URL) or, between
+        types SailPoint cannot change in place, deleted before the new one is created, so a
+        request-response trigger's one subscription is never in the way.
+        """
         wanted = {spec.trigger_id: spec for spec in specs}
         existing = self.ours()
+        if previous is not None:
+            for trigger_id, subscription in previous.ours().items():
+                if trigger_id not in wanted or trigger_id in existing:
+                    continue
+                if previous.event_bridge is None and self.event_bridge is None:
+                    existing[trigger_id] = subscription
+                else:
+                    previous._remove(subscription)
         self._check_limits([spec for spec in specs if spec.trigger_id not in existing])
         ids: dict[str, str] = {}
         for trigger_id, spec in wanted.items():
@@ -251,6 +268,6 @@ class SubscriptionManager:
                 raise SubscriptionConflict(
                     f"{subscription['triggerId']} allows one subscription and already has "
                     f"'{subscription.get('name')}' ({subscription.get('id')}, "
-                    f"{subscription.get('httpConfig', {}).get('url', subscription.get('type', 'no URL'))}); "
+                    f"{(subscription.get('httpConfig') or {}).get('url', subscription.get('type', 'no URL'))}); "
                     "delete it or remove the trigger"
                 )
