@@ -11,6 +11,8 @@ queue, and Delete removes rule, bus and subscription. The physical id is then
 
 The same function serves `Custom::SailPointPartnerEventBuses`: partner sources of subscriptions made
 by hand (listed in the template), associated and routed the same way; Delete removes rules and buses.
+And `Custom::FunctionConfigurations`: a digest per function of its parameter-made configuration,
+which the receiver's and the worker's version descriptions carry (a change publishes a new version).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.auth import AuthType, SecretsManagerCredentials
-from idn_triggers.custom_resource import run_custom_resource
+from idn_triggers.custom_resource import configuration_digests, run_custom_resource
 from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route, events_client, rule_name
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.sailpoint_api import SailPointClient
@@ -37,6 +39,7 @@ tracer = Tracer()
 keep_sdk_logs_free_of_secrets()
 api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings))
 PARTNER_BUSES_TYPE = "Custom::SailPointPartnerEventBuses"
+CONFIGURATIONS_TYPE = "Custom::FunctionConfigurations"
 
 
 def manager(webhook_base_url: str) -> SubscriptionManager:
@@ -133,6 +136,8 @@ def handle(event: dict[str, Any], time_left: Callable[[], float] | None = None) 
     properties = event.get("ResourceProperties", {})
     if event.get("ResourceType") == PARTNER_BUSES_TYPE:
         return handle_partner_buses(event)
+    if event.get("ResourceType") == CONFIGURATIONS_TYPE:  # nothing to create or delete: digests only
+        return "function-configurations", configuration_digests(properties)
     if event["RequestType"] == "Delete" and str(event.get("PhysicalResourceId", "")).startswith(
         "eventbridge:"
     ):

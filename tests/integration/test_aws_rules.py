@@ -448,3 +448,67 @@ def test_the_readme_key_policy_lets_eventbridge_use_a_customer_key() -> None:
     readme = (ROOT / "README.md").read_text()
     checklist = readme[readme.index("## Deploy checklist") :]
     assert "events.amazonaws.com" in checklist and "kms:GenerateDataKey" in checklist
+
+
+# -- 10. a new version when a parameter or SnapStart changes ---------------------------------------------------
+# SAM hashes a function's properties with parameter Refs unresolved (aws-sam-cli #7775), so a new
+# parameter value alone keeps the version's logical id. AWS::Lambda::Version: "Description ... Update
+# requires: Replacement": the digest of the parameter-made configuration in it publishes a new version.
+def _merged_environment(name: str) -> dict[str, Any]:
+    variables = dict(RAW["Globals"]["Function"]["Environment"]["Variables"])
+    return variables | RAW["Resources"][name]["Properties"]["Environment"]["Variables"]
+
+
+def _configuration(function: str) -> dict[str, Any]:
+    configured = RAW["Resources"]["FunctionConfigurations"]["Properties"][function.removesuffix("Function")]
+    if "Fn::If" in configured:
+        configured = configured["Fn::If"][1]
+    return dict(configured)
+
+
+@pytest.mark.parametrize("function", ["ReceiverFunction", "WorkerFunction"])
+def test_the_configuration_digest_covers_the_functions_whole_environment_snapstart_and_key(
+    function: str,
+) -> None:
+    configured = _configuration(function)
+    properties = RAW["Resources"][function]["Properties"]
+    assert configured["Environment"] == _merged_environment(function)
+    assert configured["SnapStart"] == {"Ref": "SnapStart"} and configured["KmsKeyArn"] == {"Ref": "KmsKeyArn"}
+    key = function.removesuffix("Function")
+    template, _ = translated()
+    [version] = [
+        r
+        for n, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Version" and n.startswith(function)
+    ]
+    assert version["Properties"]["Description"] == {
+        "Fn::Sub": f"configuration ${{FunctionConfigurations.{key}}}"
+    }
+    assert (
+        properties["AutoPublishAliasAllProperties"] is True
+    )  # layers and literal properties: the logical id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"EnabledTriggers": "idn:identity-created"},
+        {"LogLevel": "DEBUG"},
+        {"KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k"},
+        {"SnapStart": "true"},
+        {"PreApprovalDeniedItems": "admin-role"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+@pytest.mark.parametrize("function", ["ReceiverFunction", "WorkerFunction"])
+def test_a_parameter_change_gives_the_receiver_and_worker_a_new_version(
+    function: str, change: dict[str, str]
+) -> None:
+    from idn_triggers.custom_resource import configuration_digests
+
+    key = function.removesuffix("Function")
+    properties = RAW["Resources"]["FunctionConfigurations"]["Properties"]
+    before = configuration_digests(resolved(RAW, properties, parameters()))[key]
+    after = configuration_digests(resolved(RAW, properties, parameters(**change)))[key]
+    same = configuration_digests(resolved(RAW, properties, parameters()))[key]
+    assert before != after and before == same  # a new Description (a new version) only on a change

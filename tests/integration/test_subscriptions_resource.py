@@ -409,3 +409,25 @@ def test_a_new_transport_replaces_http_subscriptions_with_eventbridge_ones(
 ) -> None:
     replaced(eb_resource, cloudformation, {"TriggerIds": PRE}, TriggerIds=PRE, **EB)
     assert [(s.trigger_id, s.type) for s in eb_sim.subscriptions()] == [(PRE, "EVENTBRIDGE")]
+
+
+def test_function_configurations_answer_a_digest_per_function_that_follows_its_values(
+    resource: ModuleType, cloudformation: CloudFormation
+) -> None:
+    def digests(log_level: str) -> dict[str, Any]:
+        body = event(cloudformation, "Update", "function-configurations")
+        body["ResourceType"] = "Custom::FunctionConfigurations"
+        body["ResourceProperties"] = {
+            "ServiceToken": "arn",
+            "Receiver": {"SnapStart": "false", "Environment": {"POWERTOOLS_LOG_LEVEL": log_level}},
+            "Worker": {"SnapStart": "false", "Environment": {"MAX_RECEIVE_COUNT": "3"}},
+        }
+        resource.lambda_handler(body, FullTime())
+        answer = cloudformation.responses[-1]
+        assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "function-configurations"
+        return dict(answer["Data"])
+
+    info, debug = digests("INFO"), digests("DEBUG")
+    assert set(info) == {"Receiver", "Worker"} and len(info["Receiver"]) == 16
+    assert info["Receiver"] != debug["Receiver"] and info["Worker"] == debug["Worker"]
+    assert digests("INFO") == info
