@@ -512,3 +512,37 @@ def test_a_parameter_change_gives_the_receiver_and_worker_a_new_version(
     after = configuration_digests(resolved(RAW, properties, parameters(**change)))[key]
     same = configuration_digests(resolved(RAW, properties, parameters()))[key]
     assert before != after and before == same  # a new Description (a new version) only on a change
+
+
+# -- 7. every secret a function reads, it may read -------------------------------------------------------------
+# Secrets Manager "Authentication and access control": GetSecretValue needs
+# secretsmanager:GetSecretValue on the secret; without it every read is AccessDenied.
+def _readers(role: dict[str, Any]) -> set[str]:
+    readable = set()
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Allow" and "secretsmanager:GetSecretValue" in actions:
+                resources = (
+                    statement["Resource"]
+                    if isinstance(statement["Resource"], list)
+                    else [statement["Resource"]]
+                )
+                for resource in resources:  # a Ref, or SAM's policy templates' Fn::Sub of one
+                    target = resource
+                    if isinstance(resource, dict) and "Fn::Sub" in resource:
+                        target = next(iter(resource["Fn::Sub"][1].values()))
+                    if isinstance(target, dict) and "Ref" in target:
+                        readable.add(target["Ref"])
+    return readable
+
+
+@pytest.mark.parametrize("transport", ["HTTP", "BOTH"])
+def test_every_function_may_read_the_secrets_its_environment_names(transport: str) -> None:
+    template, values = translated(Transport=transport)
+    resources = deployed(template, values)
+    for name, function in of_type(resources, "AWS::Lambda::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        named = {v["Ref"] for k, v in variables.items() if k.endswith("_SECRET_ID") and isinstance(v, dict)}
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert named <= _readers(role), f"{name} cannot read {named - _readers(role)}"
