@@ -181,3 +181,45 @@ def test_set_secret_waits_for_the_receivers_cache(aws: str, sim: TenantSimulator
 def test_no_auth_has_nothing_to_rotate(sim: TenantSimulator) -> None:
     with pytest.raises(RotationError):
         InboundRotation(object(), client(sim), AuthType.NO_AUTH, BASE, propagation_seconds=0)
+
+
+class ConfigurationTest:
+    """Secrets Manager's client during RotateSecret(RotateImmediately=false): an AWSPENDING version of
+    its own, without a value (RotateSecret API reference: "tests the rotation configuration by
+    running the testSecret step ... The test creates an AWSPENDING version of the secret")."""
+
+    def __init__(self, sm: Any, token: str) -> None:
+        self._sm, self._token = sm, token
+        self.exceptions = sm.exceptions
+
+    def describe_secret(self, **kwargs: Any) -> dict[str, Any]:
+        answer = dict(self._sm.describe_secret(**kwargs))
+        answer["VersionIdsToStages"] = {**answer["VersionIdsToStages"], self._token: ["AWSPENDING"]}
+        return answer
+
+    def get_secret_value(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("VersionId") == self._token:
+            raise self._sm.exceptions.ResourceNotFoundException(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "no value"}}, "GetSecretValue"
+            )
+        return dict(self._sm.get_secret_value(**kwargs))
+
+
+def test_the_configuration_test_at_create_passes_without_reaching_sailpoint(aws: str) -> None:
+    # Given a stack being created while SailPoint is unreachable
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="inbound-create", SecretString=json.dumps({"bearerToken": "t"}))["ARN"]
+    token = str(uuid.uuid4())
+    unreachable = SailPointClient(
+        "http://127.0.0.1:9",
+        ClientCredentialsTokenProvider(
+            "http://127.0.0.1:9", lambda: ClientCredentials(clientId=CLIENT_ID, clientSecret=CLIENT_SECRET)
+        ),
+    )
+    rotation = InboundRotation(
+        ConfigurationTest(sm, token), unreachable, AuthType.BEARER_TOKEN, BASE, propagation_seconds=0
+    )
+    # When Secrets Manager runs testSecret on its own pending version, it succeeds
+    rotation.run("testSecret", secret_id, token)
+    # and the current credential is untouched
+    assert current(secret_id) == {"bearerToken": "t"}

@@ -258,7 +258,7 @@ def test_alarms_watch_the_dead_letter_queue_and_message_age() -> None:
     watched = {
         (a["MetricName"], d.get("Ref") or d["Fn::GetAtt"][0])
         for a, d in zip(alarms, dimension, strict=True)
-        if isinstance(d, dict)
+        if isinstance(d, dict) and ("Ref" in d or "Fn::GetAtt" in d)
     }
     assert ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue") in watched
     assert ("ApproximateAgeOfOldestMessage", "WorkQueue") in watched
@@ -270,7 +270,10 @@ def test_an_alarm_fires_when_p99_acknowledgement_latency_nears_the_10_second_bud
     receiver = (ROOT / "functions/receiver/app.py").read_text()
 
     assert (alarm["MetricName"], alarm["ExtendedStatistic"]) == ("AcknowledgementLatency", "p99")
-    assert alarm["Dimensions"] == [{"Name": "Scope", "Value": "AllTriggers"}]
+    assert alarm["Dimensions"] == [  # the exact set: Powertools adds service to every metric
+        {"Name": "Scope", "Value": "AllTriggers"},
+        {"Name": "service", "Value": "sailpoint-event-triggers"},
+    ]
     assert 5000 <= alarm["Threshold"] < 10000
     assert '"AcknowledgementLatency"' in receiver and '"Scope", "AllTriggers"' in receiver
 
@@ -319,9 +322,8 @@ def test_receiver_may_only_send_to_the_work_queue() -> None:
 def test_the_token_refresher_runs_well_inside_the_token_lifetime_and_fails_loudly() -> None:
     [event] = FUNCTIONS["TokenRefresherFunction"]["Properties"]["Events"].values()
     assert event["Type"] == "Schedule"
-    assert event["Properties"]["Schedule"] == {"Fn::Sub": "rate(${TokenRefreshMinutes} minutes)"}
-    # 749 s is SailPoint's default token lifetime; the stored token must outlive two periods plus the margin
-    assert max(TEMPLATE["Parameters"]["TokenRefreshMinutes"]["AllowedValues"]) * 60 * 2 + 120 <= 749
+    # every minute; a new token is written only every 10 minutes (tests/unit/test_token_schedule.py)
+    assert event["Properties"]["Schedule"] == "rate(1 minute)"
     assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     assert event["Properties"]["DeadLetterConfig"]["Type"] == "SQS"
 
@@ -348,7 +350,7 @@ def test_the_inbound_credential_rotates_on_a_schedule_through_the_rotator() -> N
     assert rotation["Condition"] == "HttpWithInboundCredential"  # no rotation without HTTP or with NO_AUTH
     assert rotation["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["CredentialRotatorFunction", "Arn"]}
     assert rotation["Properties"]["RotationRules"]["ScheduleExpression"] == {
-        "Fn::Sub": "rate(${InboundCredentialRotationDays} days)"
+        "Fn::If": ["RotatesDaily", "rate(1 day)", {"Fn::Sub": "rate(${InboundCredentialRotationDays} days)"}]
     }
     permission = RESOURCES["CredentialRotatorPermission"]["Properties"]
     assert permission["Principal"] == "secretsmanager.amazonaws.com" and "SourceAccount" in permission
@@ -428,7 +430,7 @@ def test_snapstart_is_an_opt_in_on_published_versions_behind_the_alias(name: str
 
 
 def test_every_function_reserves_concurrency_unless_the_account_cannot() -> None:
-    assert TEMPLATE["Parameters"]["ReservedConcurrency"]["Default"] == "true"
+    assert TEMPLATE["Parameters"]["ReservedConcurrency"]["Default"] == "false"  # new accounts: quota 10
     expected = {
         "ReceiverFunction": {"Ref": "ReceiverConcurrency"},
         "WorkerFunction": {"Ref": "WorkerMaxConcurrency"},
@@ -461,7 +463,10 @@ def test_asynchronously_invoked_functions_keep_their_failures(name: str) -> None
 
 
 def test_api_access_logs_have_retention_and_no_bodies_or_credentials() -> None:
-    setting = resource_of_type("AWS::Serverless::Api")["Properties"]["AccessLogSetting"]
+    condition, setting, off = resource_of_type("AWS::Serverless::Api")["Properties"]["AccessLogSetting"][
+        "Fn::If"
+    ]
+    assert (condition, off) == ("ApiAccessLogsOn", NO_VALUE)  # opt-in: needs the account's logs role
     assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     group = RESOURCES["ApiAccessLogGroup"]["Properties"]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -1013,8 +1018,8 @@ def test_unrecoverable_invocations_a_recovery_gap_and_a_stalled_reconciler_alarm
         "RecoveryPasses",
     } <= watched
     stalled = RESOURCES["RecoveryStalledAlarm"]["Properties"]
-    assert stalled["TreatMissingData"] == "breaching"  # no pass at all is the loudest case
-    assert stalled["Period"] * stalled["EvaluationPeriods"] < 48 * 3600
+    assert stalled["TreatMissingData"] == "notBreaching"  # a new stack has no data (test_aws_rules)
+    assert stalled["Metrics"][0]["MetricStat"]["Period"] * stalled["EvaluationPeriods"] < 48 * 3600
     for name in _custom_metric_alarms():
         assert "AlarmActions" in RESOURCES[name]["Properties"]
 
