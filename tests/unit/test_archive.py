@@ -67,6 +67,8 @@ def test_status_codes_by_mode_and_delivery() -> None:
     assert acknowledged_status(ResponseMode.ASYNC, DeliveryKind.LIVE) == 200
     assert acknowledged_status(ResponseMode.DYNAMIC, DeliveryKind.LIVE) == 202
     assert acknowledged_status(ResponseMode.ASYNC, DeliveryKind.REPLAY) is None
+    assert acknowledged_status(None, DeliveryKind.RECOVERED) is None  # SailPoint saw the failure, not 200
+    assert acknowledged_status(None, DeliveryKind.REDRIVE) == 200  # acknowledged before dead-lettering
 
 
 def test_a_replayed_invocation_has_no_callback_and_its_own_idempotency_key() -> None:

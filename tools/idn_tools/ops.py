@@ -36,7 +36,8 @@ import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from idn_tools import events, recover
@@ -47,7 +48,7 @@ from idn_tools.cli_support import (
     quiet_closed_pipes,
     share_global_options,
 )
-from idn_triggers.queue import ReceivedAttributes, routing_attributes
+from idn_triggers.queue import QueuedInvocation, ReceivedAttributes, redriven_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
 
@@ -64,15 +65,35 @@ class DeadLetter:
     worker_receive_count: str | None
     age_seconds: float | None
     receipt_handle: str = ""
+    effect: str = field(default="", compare=False)  # what a redrive will do (redrive only)
 
     def row(self) -> dict[str, Any]:
         row = asdict(self)
         row.pop("receipt_handle")
+        if not self.effect:
+            row.pop("effect")
         row["reason"] = self.reason or NO_REASON
         return row
 
 
-def dead_letter(message: dict[str, Any], now: float | None = None) -> DeadLetter:
+def redrive_effect(message: dict[str, Any], now: datetime | None = None) -> str:
+    """What the worker will do with this message once redriven (see QueuedInvocation.redriven): read
+    from the body's shape and deadline, never printed."""
+    attributes = ReceivedAttributes.from_sqs_message(message, ids_from_body=False)
+    try:
+        queued = QueuedInvocation.model_validate_json(message.get("Body", ""))
+    except ValueError:
+        body = message.get("Body", "")
+        if '"detail-type"' in body:
+            return "the worker runs it again (an EventBridge event)"
+        return "the worker reads it again; a body it still cannot read comes back with the same reason"
+    if queued.expects_answer and (attributes.closed_at_sailpoint or queued.past_deadline(now)):
+        why = "deadline passed" if queued.past_deadline(now) else "already failed with an error"
+        return f"runs as a replay: SailPoint closed this invocation ({why}); archived, never completed again"
+    return "runs the handler again"
+
+
+def dead_letter(message: dict[str, Any], now: float | None = None, effect: str = "") -> DeadLetter:
     attributes = ReceivedAttributes.from_sqs_message(message)
     sent = message.get("Attributes", {}).get("SentTimestamp")
     age = (now if now is not None else time.time()) - int(sent) / 1000 if sent else None
@@ -85,6 +106,7 @@ def dead_letter(message: dict[str, Any], now: float | None = None) -> DeadLetter
         worker_receive_count=attributes.receive_count,
         age_seconds=round(age, 1) if age is not None else None,
         receipt_handle=message["ReceiptHandle"],
+        effect=effect,
     )
 
 
@@ -155,7 +177,7 @@ class DeadLetterQueue:
         kept: list[dict[str, Any]] = []  # read but not moved: visible again when this ends
         try:
             for message in self._receive(hold_seconds):
-                letter = dead_letter(message)
+                letter = dead_letter(message, effect=redrive_effect(message))
                 wanted = (
                     (not invocation_ids or letter.invocation_id in invocation_ids)
                     and (reason_prefix is None or (letter.reason or "").startswith(reason_prefix))
@@ -165,7 +187,7 @@ class DeadLetterQueue:
                     kept.append(message)
                     (moved if wanted else skipped).append(letter)
                     continue
-                attributes = routing_attributes(message.get("MessageAttributes", {}))
+                attributes = redriven_attributes(message.get("MessageAttributes", {}))
                 self.sqs.send_message(
                     QueueUrl=work_queue_url, MessageBody=message["Body"], MessageAttributes=attributes
                 )
@@ -374,9 +396,14 @@ def run_dlq(args: argparse.Namespace) -> int:
             json.dumps({"action": verb, **letter.row()})
             if args.json
             else f"{verb}: {letter.invocation_id or letter.message_id} ({letter.reason or NO_REASON})"
+            f" -> {letter.effect}"
         )
     if not args.json:
         print(f"{verb} {len(moved)} message(s) to the work queue")
+        if moved and not args.dry_run:
+            print(
+                "each shows in `idn-triggers-ops deliveries tail` (or `events list`) once the worker ran it"
+            )
     return 0
 
 

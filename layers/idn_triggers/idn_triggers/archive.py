@@ -58,7 +58,7 @@ class ArchivedDelivery(BaseModel):
     mode: str  # SYNC, ASYNC, DYNAMIC or FIRE_AND_FORGET
     delivery: DeliveryKind = DeliveryKind.LIVE
     invocation_id: str
-    status_code: int | None  # what SailPoint received from the receiver; None for a replay
+    status_code: int | None  # what SailPoint received from the receiver; None for a replay or recovery
     outcome: str  # the receiver's (answered, handler_failed, ...) or the worker's WorkerOutcome
     archived_by: Literal["receiver", "worker"]
     received_at: datetime  # when the delivery (or the replay) arrived
@@ -127,9 +127,11 @@ def _time_key(moment: datetime) -> str:
 
 def acknowledged_status(mode: ResponseMode | None, delivery: DeliveryKind) -> int | None:
     """What the receiver answered a delivery the worker processes: 202 for a deferred DYNAMIC
-    invocation (the receiver queues DYNAMIC only when the handler deferred), 200 otherwise; a replay
-    was never a delivery."""
-    if delivery is DeliveryKind.REPLAY:
+    invocation (the receiver queues DYNAMIC only when the handler deferred), 200 otherwise (a redrive
+    included: its delivery was acknowledged before it was dead-lettered). None when SailPoint received
+    nothing from us: a replay was never a delivery, and a recovered event is one whose delivery
+    failed (SailPoint saw an error or nothing, which the archive does not know)."""
+    if delivery in (DeliveryKind.REPLAY, DeliveryKind.RECOVERED):
         return None
     return 202 if mode is ResponseMode.DYNAMIC else 200
 
