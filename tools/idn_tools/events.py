@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from idn_tools.cli_support import aws_client_options
+from idn_tools.queues import OpsError, discovered_queue_urls
 from idn_triggers.archive import ArchivedDelivery, ArchiveError, DeliveryArchive, Window, s3_client, shown
 from idn_triggers.envelope import DeliveryKind, ResponseMode
 from idn_triggers.queue import replayed_invocation
@@ -305,8 +306,6 @@ def _work_queue(args: argparse.Namespace, clients: Clients, sqs: Any) -> str:
     if "WorkQueueUrl" in clients.stack_outputs:
         return clients.stack_outputs["WorkQueueUrl"]
     if args.endpoint_url:
-        from idn_tools.ops import OpsError, discovered_queue_urls
-
         try:
             return discovered_queue_urls(sqs)[1]
         except OpsError as error:

@@ -48,6 +48,7 @@ from idn_tools.cli_support import (
     quiet_closed_pipes,
     share_global_options,
 )
+from idn_tools.queues import OpsError, discovered_queue_urls, stack_queue_urls
 from idn_triggers.queue import QueuedInvocation, ReceivedAttributes, redriven_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
@@ -211,38 +212,6 @@ class DeadLetterQueue:
         )
 
 
-# -- finding the queues -----------------------------------------------------------------------------
-class OpsError(Exception):
-    """A usage or environment problem; the message is the whole explanation."""
-
-
-def stack_queue_urls(cloudformation: Any, stack_name: str) -> tuple[str, str]:
-    """(DeadLetterQueueUrl, WorkQueueUrl) from the stack's outputs."""
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as error:
-        raise OpsError(f"cannot read stack {stack_name}: {error}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("DeadLetterQueueUrl", "WorkQueueUrl") if key not in outputs]
-    if missing:
-        raise OpsError(f"stack {stack_name} has no output {', '.join(missing)}")
-    return outputs["DeadLetterQueueUrl"], outputs["WorkQueueUrl"]
-
-
-def discovered_queue_urls(sqs: Any) -> tuple[str, str]:
-    """Local mode: the one `...-DeadLetterQueue` and `...-WorkQueue` the endpoint holds."""
-    urls = sqs.list_queues().get("QueueUrls", [])
-    found = []
-    for suffix in ("-DeadLetterQueue", "-WorkQueue"):
-        matches = [url for url in urls if url.endswith(suffix)]
-        if len(matches) != 1:
-            raise OpsError(
-                f"found {len(matches)} queues named *{suffix} at this endpoint; give --queue-url (and --to)"
-            )
-        found.append(matches[0])
-    return found[0], found[1]
-
-
 def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
     """boto3 clients for SQS (and CloudFormation with --stack-name)."""
     import boto3
@@ -255,11 +224,11 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _queues(args: argparse.Namespace, sqs: Any, cloudformation: Any) -> tuple[str, str | None]:
     if args.stack_name:
-        return stack_queue_urls(cloudformation, args.stack_name)
+        return stack_queue_urls(cloudformation, args.stack_name, events=args.events)
     if args.queue_url:
         return args.queue_url, getattr(args, "to", None)
     if args.endpoint_url:
-        return discovered_queue_urls(sqs)
+        return discovered_queue_urls(sqs, events=args.events)
     raise OpsError("give --stack-name, or --queue-url (with --to for redrive), or --endpoint-url")
 
 
@@ -315,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = dlq.add_parser(name, help=text, description=text)
         command.add_argument("--queue-url", help="the dead-letter queue's URL (instead of --stack-name)")
+        command.add_argument(
+            "--events",
+            action="store_true",
+            help="the EventBridge rule's dead-letter queue (stack output EventsDeadLetterQueueUrl): "
+            "events EventBridge could not put on the work queue",
+        )
         command.add_argument(
             "--hold-seconds",
             type=int,
