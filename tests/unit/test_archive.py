@@ -96,15 +96,33 @@ def test_show_redacts_every_value_unless_revealed() -> None:
         payload={"requestedFor": [{"name": "Ada", "id": 7}], "note": None},
         status_code=200,
         outcome="answered",
-        answer={"approved": True},
+        answer={"approved": True, "approver": "policy-bot", "comment": "Ada may have it"},
         received_at=NOW,
         finished_at=NOW,
     )
     hidden = shown(record)
     assert hidden["payload"] == {"requestedFor": [{"name": "***", "id": "***"}], "note": None}
-    assert hidden["answer"] == {"approved": "***"} and hidden["trigger_id"] == PRE
+    # the decision is shown; the free-text comment stays redacted
+    assert hidden["answer"] == {"approved": True, "approver": "policy-bot", "comment": "***"}
+    assert hidden["trigger_id"] == PRE
     assert shown(record, reveal=True)["payload"]["requestedFor"][0]["name"] == "Ada"
     assert len(record.invocation_id) == 64  # no invocation id on SYNC: the payload's fingerprint
+
+
+def test_show_gives_the_dynamic_approvers_id_and_type_but_not_the_name() -> None:
+    record = answered_record(
+        trigger_id="idn:access-request-dynamic-approver",
+        trigger_type=TriggerType.REQUEST_RESPONSE,
+        mode=ResponseMode.SYNC,
+        invocation_id="inv-1",
+        payload={},
+        status_code=200,
+        outcome="answered",
+        answer={"id": "2c91808b", "name": "Ada Lovelace", "type": "IDENTITY"},
+        received_at=NOW,
+        finished_at=NOW,
+    )
+    assert shown(record)["answer"] == {"id": "2c91808b", "name": "***", "type": "IDENTITY"}
 
 
 def test_a_window_holds_since_but_not_until() -> None:

@@ -1,4 +1,4 @@
-"""Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it.
+"""idn-triggers-ops: operate a deployed stack (or local mode): the dead-letter queues (list, redrive), the delivery archive (events list, show, replay; deliveries tail) and recovery of events SailPoint could not deliver (recover).
 
     idn-triggers-ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
     idn-triggers-ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
@@ -45,6 +45,7 @@ from idn_tools.cli_support import (
     aws_client_options,
     aws_errors_explained,
     guarded,
+    parse_arguments,
     quiet_closed_pipes,
     share_global_options,
 )
@@ -317,10 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 done; 2 usage error; 3 AWS refused or could not be reached."""
     with quiet_closed_pipes():
-        parser = build_parser()
-        args, extra = parser.parse_known_args(argv)
-        if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        # `replay ID --dry-run ID`: event ids anywhere; any other leftover is the subcommand's usage error
+        args = parse_arguments(build_parser(), argv, events.take_positionals)
         command = {"events": events.run, "deliveries": events.run, "recover": recover.run}.get(
             args.group, run
         )

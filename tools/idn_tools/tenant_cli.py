@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from idn_tools.cli_support import guarded, quiet_closed_pipes, share_global_options
+from idn_tools.cli_support import guarded, parse_arguments, quiet_closed_pipes, share_global_options
 from idn_tools.tenant_doctor import cmd_doctor, fix_for
 from idn_tools.tenant_subscriptions import add_subscription_commands
 from idn_tools.tenant_support import (
@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     with quiet_closed_pipes():
-        args = build_parser().parse_args(argv)
+        args = parse_arguments(build_parser(), argv)
         return guarded(lambda: run(args))
 
 

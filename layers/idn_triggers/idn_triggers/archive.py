@@ -46,6 +46,10 @@ class ArchiveError(Exception):
     """Reading the archive failed; the message is the whole explanation (no payload values)."""
 
 
+class ArchiveNotFound(ArchiveError):
+    """No record has that event id (expired, or never archived)."""
+
+
 class ArchivedDelivery(BaseModel):
     """One accepted delivery and its end. Nothing secret: the model has no field that could hold one."""
 
@@ -321,7 +325,7 @@ class DeliveryArchive:
             key = record_key(event_id, trigger)
             if any(found == key for found in self._keys(key)):
                 return self.get(key)
-        raise ArchiveError(f"no archived event {event_id} (expired, or never archived)")
+        raise ArchiveNotFound(f"no archived event {event_id} (expired, or never archived)")
 
     def records(self, keys: list[str], workers: int = 16) -> Iterator[ArchivedDelivery]:
         """The records of `keys`, in order, read `workers` at a time."""
@@ -388,10 +392,24 @@ def redacted(value: Any) -> Any:
     return None if value is None else REDACTED
 
 
+# The decision in a request-response answer: pre-approval's `approved` and `approver` (the deciding
+# system), the dynamic approver's `id` and `type`. Shown without --reveal: they are what an operator
+# checks; the comment and the approver's name stay redacted (free text, personal data).
+DECISION_FIELDS: Final = frozenset({"approved", "approver", "id", "type"})
+
+
 def shown(record: ArchivedDelivery, *, reveal: bool = False) -> dict[str, Any]:
-    """A record as `events show` prints it: payload and answer redacted unless `reveal`."""
+    """A record as `events show` prints it: payload and answer redacted unless `reveal`, except the
+    answer's decision (DECISION_FIELDS)."""
     data: dict[str, Any] = json.loads(record.model_dump_json())
     if not reveal:
         data["payload"] = redacted(data["payload"])
-        data["answer"] = redacted(data["answer"])
+        answer = data["answer"]
+        if isinstance(answer, dict):
+            data["answer"] = {
+                key: value if key in DECISION_FIELDS and not isinstance(value, dict | list) else redacted(value)
+                for key, value in answer.items()
+            }
+        else:
+            data["answer"] = redacted(answer)
     return data
