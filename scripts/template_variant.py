@@ -51,7 +51,8 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="template_variant.py",
         description=__doc__.split("\n\n")[0],
-        epilog="Without NAME=VALUE pairs, every option is on: " + " ".join(f"{k}={v}" for k, v in ALL_ON.items()),
+        epilog="Without NAME=VALUE pairs, every option is on: "
+        + " ".join(f"{k}={v}" for k, v in ALL_ON.items()),
     )
     parser.add_argument("out", metavar="OUT.json", help="where to write the template, as JSON")
     parser.add_argument("pairs", nargs="*", metavar="NAME=VALUE", help="parameter defaults to change")

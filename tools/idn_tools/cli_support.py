@@ -68,6 +68,17 @@ def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentPa
                 yield from _subparsers(sub)
 
 
+def tenant_url_problem(url: str) -> str | None:
+    """Why a SAILPOINT_TENANT_URL (or --tenant-url) cannot be used, else None: it needs its scheme
+    and a host, e.g. https://acme.api.identitynow.com (without one, requests fails obscurely)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme in ("https", "http") and parts.netloc:
+        return None
+    return f"the tenant URL {url!r} needs its scheme and host, e.g. https://acme.api.identitynow.com"
+
+
 def chosen_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
     """The deepest subcommand `argv` names (e.g. `events list`), so a usage error shows its usage."""
     current = parser

@@ -72,12 +72,34 @@ def cmd_invoke_test(args: argparse.Namespace) -> int:
         ("invocation", "trigger"),
     )
     if not invocations:  # the tenant answers 204: no subscription received the test
-        which = f"subscription {args.subscription}" if args.subscription else f"no subscription to {trigger}"
-        print(
-            f"note: nothing was sent: {which} received it (idn-triggers subscriptions list shows them)",
-            file=sys.stderr,
-        )
+        print(f"note: nothing was sent: {why_nothing_was_sent(args, trigger)}", file=sys.stderr)
     return OK
+
+
+def why_nothing_was_sent(args: argparse.Namespace, trigger: str) -> str:
+    """Why a test invocation reached no subscription: none exists, or those that do are disabled or
+    filter the input out (the tenant's 204 does not say which)."""
+    try:
+        subscriptions = [
+            s
+            for s in client(args).list_subscriptions()
+            if s.get("triggerId") == trigger and args.subscription in (None, s.get("id"))
+        ]
+    except SailPointApiError:
+        subscriptions = []
+    if not subscriptions:
+        which = f"subscription {args.subscription}" if args.subscription else "subscription"
+        return f"no {which} to {trigger} (idn-triggers subscriptions list shows them)"
+    disabled = sum(1 for s in subscriptions if s.get("enabled") is False)
+    filtered = [s for s in subscriptions if s.get("enabled") is not False and s.get("filter")]
+    reasons = [f"{disabled} disabled"] if disabled else []
+    if filtered:
+        reasons.append(
+            f"{len(filtered)} with a filter the input does not match "
+            f"(idn-triggers filter check FILTER --trigger {trigger} --input FILE shows why)"
+        )
+    because = "; ".join(reasons) or "the tenant did not say why"
+    return f"{len(subscriptions)} subscription(s) to {trigger} exist, none received the test: {because}"
 
 
 def cmd_invocations_status(args: argparse.Namespace) -> int:

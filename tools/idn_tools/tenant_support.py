@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from idn_tools.cli_support import tenant_url_problem
 from idn_triggers.catalogue import known_triggers
 from idn_triggers.sailpoint_api import (
     SailPointClient,
@@ -101,6 +102,9 @@ def tenant_url(args: argparse.Namespace) -> str:
         raise UsageError(
             "no tenant: set SAILPOINT_TENANT_URL (e.g. https://acme.api.identitynow.com) or --tenant-url"
         )
+    problem = tenant_url_problem(url)
+    if problem:
+        raise UsageError(f"{problem} (SAILPOINT_TENANT_URL or --tenant-url)")
     return str(url).rstrip("/")
 
 

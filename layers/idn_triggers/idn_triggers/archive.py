@@ -407,7 +407,9 @@ def shown(record: ArchivedDelivery, *, reveal: bool = False) -> dict[str, Any]:
         answer = data["answer"]
         if isinstance(answer, dict):
             data["answer"] = {
-                key: value if key in DECISION_FIELDS and not isinstance(value, dict | list) else redacted(value)
+                key: value
+                if key in DECISION_FIELDS and not isinstance(value, dict | list)
+                else redacted(value)
                 for key, value in answer.items()
             }
         else:
