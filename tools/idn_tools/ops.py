@@ -1,7 +1,9 @@
-"""idn-triggers-ops: operate a deployed stack (or local mode): the dead-letter queues (list, redrive), the delivery archive (events list, show, replay; deliveries tail) and recovery of events SailPoint could not deliver (recover).
+"""idn-triggers-ops: operate a deployed stack (or local mode): the dead-letter queues (list, redrive),
+the delivery archive (events list, show, replay; deliveries tail) and recovery of events SailPoint
+could not deliver (recover).
 
-    idn-triggers-ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
-    idn-triggers-ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
+    idn-triggers-ops dlq list    [--events] [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
+    idn-triggers-ops dlq redrive [--events] [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
                                  [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
     idn-triggers-ops events list|show|replay ...; idn-triggers-ops deliveries tail ...
         (the delivery archive: see idn_tools.events)
@@ -9,12 +11,14 @@
         (events SailPoint could not deliver, from the tenant's invocation history: see idn_tools.recover)
 
 Global flags (`--json`, `--endpoint-url`, `--region`, `--stack-name`) go before or after the
-subcommand. Exit codes: 0 done, 2 usage error, 3 AWS refused or could not be reached.
+subcommand. Exit codes: 0 done, 2 usage error, 3 AWS refused or could not be reached (or, for
+`events`, has no such event).
 
 Against AWS it uses boto3's default credentials and region; `--stack-name` reads the stack outputs
-`DeadLetterQueueUrl` and `WorkQueueUrl`. Against local mode (or any SQS emulation) give
-`--endpoint-url` (e.g. moto's URL that `make run` prints); without queue URLs, the queues are found
-by their logical names (`...-DeadLetterQueue`, `...-WorkQueue`).
+`DeadLetterQueueUrl` (with `--events`, `EventsDeadLetterQueueUrl`: the EventBridge rule's) and
+`WorkQueueUrl`. Against local mode (or any SQS emulation) give `--endpoint-url` (e.g. moto's URL that
+`make run` prints); without queue URLs, the queues are found by their logical names
+(`...-DeadLetterQueue` or `...-EventsDeadLetterQueue`, and `...-WorkQueue`).
 
 Listing never prints a message body: it holds the invocation's callback secret and the trigger's
 payload (identity data). It shows the `reason`, `triggerId`, `invocationId`, `failedAt` and
@@ -22,10 +26,13 @@ payload (identity data). It shows the `reason`, `triggerId`, `invocationId`, `fa
 was moved by SQS itself after `maxReceiveCount` receives (the worker crashed or timed out each time).
 
 Redrive (`copy`, the default): receive a message (hidden from other readers meanwhile), send its
-body and routing attributes to the work queue, and only then delete it from the DLQ. A failure
-between the send and the delete leaves a copy in both queues, which the worker's idempotency absorbs;
-nothing is ever deleted before it is stored again. `move-task` asks SQS to move everything
-(StartMessageMoveTask; AWS only, no filters).
+body, routing attributes and a `redrivenAt` mark to the work queue, and only then delete it from the
+DLQ; each moved message is printed with what the worker will do with it (run the handler again, or,
+for a request-response invocation SailPoint has closed, run it as a replay: docs/runbook-dlq.md). A
+dead-lettered outcome never counted as done for the worker's idempotency, so the handler runs again.
+A failure between the send and the delete leaves a copy in both queues; once one copy's run has
+finished, the worker's idempotency absorbs the other. Nothing is ever deleted before it is stored
+again. `move-task` asks SQS to move everything (StartMessageMoveTask; AWS only, no filters).
 """
 
 from __future__ import annotations
@@ -276,9 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     parser.add_argument("--stack-name", help="read DeadLetterQueueUrl/WorkQueueUrl from this stack's outputs")
     commands = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    dlq = commands.add_parser("dlq", help="the dead-letter queue: list, redrive").add_subparsers(
-        dest="command", required=True, metavar="ACTION"
-    )
+    dlq = commands.add_parser(
+        "dlq", help="the dead-letter queues (the worker's; --events: EventBridge's): list, redrive"
+    ).add_subparsers(dest="command", required=True, metavar="ACTION")
     for name, text in (
         ("list", "one line per dead-lettered message: age, trigger, invocation, reason (never the body)"),
         ("redrive", "store dead-lettered messages in the work queue again, then delete them from the DLQ"),
