@@ -19,8 +19,9 @@ from idn_triggers.archive import (
     processed_record,
     shown,
 )
-from idn_triggers.catalogue import TriggerType
+from idn_triggers.catalogue import TriggerType, known_triggers
 from idn_triggers.envelope import DeliveryKind, ResponseMode
+from idn_triggers.eventbridge import queued_from_event
 from idn_triggers.queue import QueuedInvocation, replayed_invocation
 
 NOW = datetime(2026, 12, 2, 1, 8, 6, 123456, tzinfo=UTC)
@@ -178,3 +179,19 @@ def test_a_tail_line_has_time_trigger_mode_status_outcome_latency_and_invocation
     line = tail_line(_record("inv-9"))
     assert line == f"2026-12-02T01:08:06.123Z  {PRE}  DYNAMIC  202  completed  0ms  inv-9"
     assert tail_line(_record("inv-9", DeliveryKind.REPLAY)).endswith("  -  completed  0ms  inv-9  [REPLAY]")
+
+
+def test_an_eventbridge_delivery_received_no_status_from_us_and_says_how_it_came() -> None:
+    # Given an EventBridge event the worker processed (SailPoint put it on a bus: no HTTP answer)
+    event = {
+        "detail-type": "idn:identity-created",
+        "source": "aws.partner/sailpoint.com/x/idn/identity-created",
+        "time": "2026-12-02T01:08:06Z",
+        "detail": {"identity": {"id": "i1"}, "_metadata": {"invocationId": "inv-eb"}},
+    }
+    message = queued_from_event(event, lambda _: known_triggers()["idn:identity-created"], timedelta(hours=1))
+    # When the worker archives it
+    record = processed_record(message, "processed", None, 1.0, NOW)
+    # Then its status is "-" (None), and it is marked as EventBridge
+    assert (record.status_code, record.transport) == (None, "EVENTBRIDGE")
+    assert record.summary()["transport"] == "EVENTBRIDGE"

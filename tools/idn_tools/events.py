@@ -248,10 +248,18 @@ def _when(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"
 
 
+def _tags(record: ArchivedDelivery) -> list[str]:
+    """What sets a record apart from a live HTTP delivery: EVENTBRIDGE, and REPLAY, RECOVERED, REDRIVE."""
+    return [
+        *(["EVENTBRIDGE"] if record.transport == "EVENTBRIDGE" else []),
+        *([] if record.delivery is DeliveryKind.LIVE else [record.delivery.value]),
+    ]
+
+
 def tail_line(record: ArchivedDelivery) -> str:
     """time, trigger, mode, status, outcome, latency, invocation id (and the delivery kind if not live)."""
     status = "-" if record.status_code is None else str(record.status_code)
-    kind = "" if record.delivery is DeliveryKind.LIVE else f"  [{record.delivery.value}]"
+    kind = "".join(f"  [{tag}]" for tag in _tags(record))
     return (
         f"{_when(record.received_at)}  {record.trigger_id}  {record.mode}  {status}  {record.outcome}  "
         f"{record.latency_ms:.0f}ms  {invocation_label(record)}{kind}"
@@ -265,7 +273,7 @@ def _table(records: Sequence[ArchivedDelivery]) -> str:
             _when(r.received_at),
             r.event_id,
             r.trigger_id,
-            r.mode + ("" if r.delivery is DeliveryKind.LIVE else f" ({r.delivery.value})"),
+            r.mode + (f" ({', '.join(_tags(r))})" if _tags(r) else ""),
             "-" if r.status_code is None else str(r.status_code),
             r.outcome,
             f"{r.latency_ms:.0f}ms",

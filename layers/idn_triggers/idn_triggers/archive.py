@@ -61,6 +61,7 @@ class ArchivedDelivery(BaseModel):
     trigger_type: TriggerType
     mode: str  # SYNC, ASYNC, DYNAMIC or FIRE_AND_FORGET
     delivery: DeliveryKind = DeliveryKind.LIVE
+    transport: Literal["HTTP", "EVENTBRIDGE"] = "HTTP"  # how SailPoint sent it
     invocation_id: str
     status_code: int | None  # what SailPoint received from the receiver; None for a replay or recovery
     outcome: str  # the receiver's (answered, handler_failed, ...) or the worker's WorkerOutcome
@@ -90,6 +91,7 @@ class ArchivedDelivery(BaseModel):
             "trigger_id": self.trigger_id,
             "mode": self.mode,
             "delivery": self.delivery.value,
+            "transport": self.transport,
             "status_code": self.status_code,
             "outcome": self.outcome,
             "latency_ms": self.latency_ms,
@@ -129,13 +131,16 @@ def _time_key(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
 
 
-def acknowledged_status(mode: ResponseMode | None, delivery: DeliveryKind) -> int | None:
+def acknowledged_status(
+    mode: ResponseMode | None, delivery: DeliveryKind, *, eventbridge: bool = False
+) -> int | None:
     """What the receiver answered a delivery the worker processes: 202 for a deferred DYNAMIC
     invocation (the receiver queues DYNAMIC only when the handler deferred), 200 otherwise (a redrive
     included: its delivery was acknowledged before it was dead-lettered). None when SailPoint received
     nothing from us: a replay was never a delivery, and a recovered event is one whose delivery
-    failed (SailPoint saw an error or nothing, which the archive does not know)."""
-    if delivery in (DeliveryKind.REPLAY, DeliveryKind.RECOVERED):
+    failed (SailPoint saw an error or nothing, which the archive does not know), and an EventBridge
+    event (SailPoint put it on a bus: no answer from us)."""
+    if eventbridge or delivery in (DeliveryKind.REPLAY, DeliveryKind.RECOVERED):
         return None
     return 202 if mode is ResponseMode.DYNAMIC else 200
 
@@ -191,8 +196,11 @@ def processed_record(
         trigger_type=message.trigger_type,
         mode=message.mode.value if message.mode else FIRE_AND_FORGET,
         delivery=message.delivery,
+        transport="EVENTBRIDGE" if message.transport else "HTTP",
         invocation_id=message.invocation_id,
-        status_code=acknowledged_status(message.mode, message.delivery),
+        status_code=acknowledged_status(
+            message.mode, message.delivery, eventbridge=message.transport is not None
+        ),
         outcome=str(outcome),
         archived_by="worker",
         received_at=message.received_at,

@@ -133,4 +133,5 @@ def queued_from_event(
         # which would not order the archive's records (the deadline above counts from `time`)
         received_at=received,
         payload=payload,
+        transport="EVENTBRIDGE",
     )

@@ -88,6 +88,9 @@ class QueuedInvocation(BaseModel):
     # again, and the replay command that queued it (also part of the idempotency key).
     replay_of: str | None = Field(default=None, exclude_if=_absent)
     replay_id: str | None = Field(default=None, exclude_if=_absent)
+    # EventBridge only (absent from the receiver's bodies): SailPoint put the event on a partner bus,
+    # so it received no HTTP status from us
+    transport: Literal["EVENTBRIDGE"] | None = Field(default=None, exclude_if=_absent)
 
     @field_serializer("secret", when_used="json")
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
