@@ -14,18 +14,23 @@ help:  ## list the targets
 
 # checkov pins boto3 1.35 (the project needs >= 1.40), so it gets a venv of its own inside .venv.
 CHECKOV_VERSION := 3.3.30
+# Only `make validate` and `make test` (the template test runs checkov) need it; `make run` does not.
 CHECKOV := $(VENV)/checkov/bin/checkov
+CHECKOV_STAMP := $(VENV)/checkov/.installed
 
 $(STAMP): pyproject.toml layers/idn_triggers/requirements.txt
 	@test -n "$(PYTHON)" || exit 1
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(CHECKOV_STAMP): | $(STAMP)
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
 	@touch $@
 
-venv: $(STAMP)  ## create .venv with everything the project needs
+venv: $(STAMP) $(CHECKOV_STAMP)  ## create .venv with everything the project needs (checkov's own venv included)
 
 run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" for options
 	$(BIN)/python -m idn_local $(ARGS)
@@ -33,7 +38,7 @@ run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" f
 simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 8400 --client-id X --client-secret Y"
 	$(BIN)/python -m idn_simulator $(ARGS)
 
-test: $(STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e)
+test: $(STAMP) $(CHECKOV_STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -51,7 +56,7 @@ typecheck: $(STAMP)  ## mypy --strict on all non-test code, and the import rules
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-validate: $(STAMP)  ## offline template checks: defaults and every option on (SnapStart, KMS key...), checkov
+validate: $(STAMP) $(CHECKOV_STAMP)  ## offline template checks: defaults and every option on (SnapStart, KMS key...), checkov
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
 	@tmp=$$(mktemp -d) && $(BIN)/python scripts/template_variant.py $$tmp/template.json \

@@ -14,7 +14,7 @@ from pathlib import Path
 from idn_local.logs import FunctionOutput
 from idn_local.logs import configure as configure_logging
 from idn_local.runner import ROOT, InboundAuth, LocalModeError, LocalOptions, LocalRunner
-from idn_local.stack import TemplateError
+from idn_local.stack import REGION, TemplateError
 from idn_simulator.stopping import StopOnSignals, exit_now, stop_within
 
 
@@ -176,8 +176,10 @@ def quiet_stdout() -> None:
 
 
 def write_cli_env_file(runner: LocalRunner) -> Path | None:
-    """The simulator's API client for `idn-triggers`, in a file only this user can read (removed on
-    stop): the secret is never printed, and `set -a; . FILE` points the CLI at this run."""
+    """The simulator's API client for `idn-triggers`, and moto as its AWS (endpoint, region, the
+    emulator's placeholder keys: what `doctor` checks partner event sources with), in a file only
+    this user can read (removed on stop): the secret is never printed, and `set -a; . FILE` points
+    the CLI at this run."""
     if runner.simulator is None:
         return None
     folder = Path(tempfile.mkdtemp(prefix="idn-local-"))
@@ -186,6 +188,10 @@ def write_cli_env_file(runner: LocalRunner) -> Path | None:
         "SAILPOINT_TENANT_URL": runner.tenant_url,
         "SAILPOINT_CLIENT_ID": runner.client_id,
         "SAILPOINT_CLIENT_SECRET": runner.client_secret,
+        "AWS_ENDPOINT_URL": runner.aws_endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",  # moto's placeholders, as the local functions use
+        "AWS_SECRET_ACCESS_KEY": "local",
     }
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
@@ -213,7 +219,7 @@ def print_banner(runner: LocalRunner, env_file: Path | None = None) -> None:
     ]
     if env_file is not None:
         lines += [
-            f"CLI:         set -a; . {env_file}; set +a   # the simulator's client id and secret",
+            f"CLI:         set -a; . {env_file}; set +a   # the simulator's API client, and moto as AWS",
             "             .venv/bin/idn-triggers subscriptions list",
         ]
     lines.append(f"DLQ:         .venv/bin/idn-triggers-ops dlq list --endpoint-url {runner.aws_endpoint}")

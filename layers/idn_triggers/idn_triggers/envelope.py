@@ -40,11 +40,13 @@ class ResponseMode(StrEnum):
 
 class DeliveryKind(StrEnum):
     """How an event reached the handler: as SailPoint sent it, read back from the tenant's invocation
-    history after a failed delivery, or played again by an operator from the archive."""
+    history after a failed delivery, played again by an operator from the archive, or moved back from
+    the dead-letter queue by an operator (`dlq redrive`: its first complete run)."""
 
     LIVE = "LIVE"
     RECOVERED = "RECOVERED"
     REPLAY = "REPLAY"
+    REDRIVE = "REDRIVE"
 
 
 def _squash(value: str) -> str:

@@ -118,7 +118,7 @@ class WorkerSettings(SailPointApiSettings, ServedTriggers):
     max_receive_count: int = Field(default=3, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
     allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
     callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60, alias="CALLBACK_TIMEOUT_SECONDS")
-    idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
+    idempotency_seconds: int = Field(default=180_000, ge=60, alias="IDEMPOTENCY_SECONDS")  # template.yaml's
     max_concurrency: int = Field(default=10, ge=1, le=100, alias="WORKER_CONCURRENCY")
     archive_bucket: str | None = Field(default=None, alias="ARCHIVE_BUCKET")  # unset = no archive
     # EventBridge events carry no deadline of their own: the subscriptions' responseDeadline applies,
