@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def template_idempotency_seconds() -> int:
-    [value] = re.findall(r'IDEMPOTENCY_SECONDS: "(\d+)"', (ROOT / "template.yaml").read_text())
+    # The worker's environment, and the configuration digest's copy of it (FunctionConfigurations).
+    [value] = set(re.findall(r'IDEMPOTENCY_SECONDS: "(\d+)"', (ROOT / "template.yaml").read_text()))
     return int(value)
 
 
