@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from botocore.credentials import Credentials
 
 log = logging.getLogger("idn_local.iam")
-ADMIN_KEY = "local"  # what local mode, the simulator and the operator tools sign with (cli_support.EMULATOR_KEY)
+ADMIN_KEY = (
+    "local"  # what local mode, the simulator and the operator tools sign with (cli_support.EMULATOR_KEY)
+)
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,19 @@ class LocalIam:
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url
         self.endpoint = urlsplit(endpoint_url).netloc
+        self.role_names: dict[str, str] = {}  # function -> role name in moto
         install_hooks()
+
+    def _iam(self) -> Any:
+        import boto3
+
+        return boto3.client("iam", endpoint_url=self.endpoint_url, region_name=REGION)
 
     def create_roles(self, roles: dict[str, FunctionRole], prefix: str) -> dict[str, Identity]:
         """Create each role with its policies (AWS managed ones inlined from moto's copy), assume it."""
         import boto3
 
-        iam = boto3.client("iam", endpoint_url=self.endpoint_url, region_name=REGION)
+        iam = self._iam()
         sts = boto3.client("sts", endpoint_url=self.endpoint_url, region_name=REGION)
         # The trust policy: in AWS, Lambda's service principal assumes the role; here local mode does.
         trust = {
@@ -128,14 +136,8 @@ class LocalIam:
         for function, role in roles.items():
             name = f"{prefix}-{role.role}"[:64]
             arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-            documents = dict(role.policies)
-            for managed in role.managed_policy_arns:
-                documents[f"aws-managed-{managed.rsplit('/', 1)[-1]}"] = managed_policy_document(managed)
-            for policy_name, document in documents.items():
-                # SAM writes no Version (IAM then assumes 2008-10-17, with the same meaning for these
-                # statements); moto refuses a document without one.
-                versioned = {"Version": "2012-10-17", **document}
-                iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(versioned))
+            self.role_names[function] = name
+            self._put_policies(name, role)
             issued = sts.assume_role(RoleArn=arn, RoleSessionName=function, DurationSeconds=43200)
             from botocore.credentials import Credentials
 
@@ -157,6 +159,24 @@ class LocalIam:
             len(identities),
         )
         return identities
+
+    def _put_policies(self, name: str, role: FunctionRole) -> None:
+        iam = self._iam()
+        documents = dict(role.policies)
+        for managed in role.managed_policy_arns:
+            documents[f"aws-managed-{managed.rsplit('/', 1)[-1]}"] = managed_policy_document(managed)
+        for stale in set(iam.list_role_policies(RoleName=name)["PolicyNames"]) - set(documents):
+            iam.delete_role_policy(RoleName=name, PolicyName=stale)
+        for policy_name, document in documents.items():
+            # SAM writes no Version (IAM then assumes 2008-10-17, with the same meaning for these
+            # statements); moto refuses a document without one.
+            versioned = {"Version": "2012-10-17", **document}
+            iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(versioned))
+
+    def apply(self, roles: dict[str, FunctionRole]) -> None:
+        """Replace the policies of running functions' roles (sessions see the change at once)."""
+        for function, role in roles.items():
+            self._put_policies(self.role_names[function], role)
 
     def close(self) -> None:
         with REGISTRY.lock:
@@ -292,7 +312,11 @@ def _secret_arn(secret: str, account: str, region: str) -> str:
     try:
         return str(secretsmanager_backends[account][region].describe_secret(secret).arn)
     except Exception:  # no such secret: AWS would check the ARN the name implies
-        return secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}"
+        return (
+            secret
+            if secret.startswith("arn:")
+            else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}"
+        )
 
 
 def _permitted(request: Any, action: str, resource: str) -> bool:

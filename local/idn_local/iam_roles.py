@@ -69,11 +69,12 @@ def translate(template_path: Path, parameters: dict[str, str]) -> dict[str, Any]
     return dict(transform(copy.deepcopy(template), values, NoManagedPolicyLookups()))
 
 
-def function_roles(stack: Stack) -> dict[str, FunctionRole]:
+def function_roles(stack: Stack, template: Path | None = None) -> dict[str, FunctionRole]:
     """Every function's role, resolved against `stack` (its parameters and physical ids).
 
-    Resources whose Condition is false have no role, as in CloudFormation."""
-    translated = translate(stack.template_path, stack.parameters)
+    `template`: another version of the stack's template (a test's mutated copy). Resources whose
+    Condition is false have no role, as in CloudFormation."""
+    translated = translate(template or stack.template_path, stack.parameters)
     roles: dict[str, FunctionRole] = {}
     for name, resource in translated["Resources"].items():
         if resource.get("Type") != "AWS::Lambda::Function" or name not in stack.resources:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from idn_local.functions import LocalFunction, load_functions
+from idn_local.gateway_server import ApiGateway, routes_for
 from idn_local.iam import LocalIam
 from idn_local.iam_roles import function_roles
-from idn_local.gateway_server import ApiGateway, routes_for
 from idn_local.resources import LocalResources, _boto, events_client
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import ACCOUNT_ID, REGION, Stack, load_template
