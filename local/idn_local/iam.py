@@ -72,7 +72,8 @@ class _Registry:
     def __init__(self) -> None:
         self.endpoints: set[str] = set()
         self.sessions: dict[str, str] = {}  # access key id -> function
-        self.used: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        # (moto host:port, function) -> action -> resources
+        self.used: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self.denials: list[Denial] = []
         self.lock = threading.Lock()
 
@@ -80,10 +81,17 @@ class _Registry:
 REGISTRY = _Registry()
 
 
-def used_actions() -> dict[str, dict[str, set[str]]]:
-    """Per function, each action it was allowed, with the resources: recorded since the process began."""
+def used_actions(endpoint_url: str | None = None) -> dict[str, dict[str, set[str]]]:
+    """Per function, each action it was allowed, with the resources: recorded since the process
+    began, on every moto server or only on `endpoint_url`'s (one local stack's)."""
+    wanted = urlsplit(endpoint_url).netloc if endpoint_url else None
+    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     with REGISTRY.lock:
-        return {f: {a: set(r) for a, r in actions.items()} for f, actions in REGISTRY.used.items()}
+        for (endpoint, function), actions in REGISTRY.used.items():
+            if wanted is None or endpoint == wanted:
+                for action, resources in actions.items():
+                    found[function][action].update(resources)
+    return {function: dict(actions) for function, actions in found.items()}
 
 
 def denials() -> list[Denial]:
@@ -279,9 +287,10 @@ def _check(response: Any, iam_request_cls: type, resource: str, function: str) -
     for target in _targets(response, action, resource):
         if not _permitted(request, action, target):
             _deny(response, request, function, action, target)
+    endpoint = str(response.headers.get("Host", ""))
     with REGISTRY.lock:
         for target in _targets(response, action, resource):
-            REGISTRY.used[function][action].add(target)
+            REGISTRY.used[(endpoint, function)][action].add(target)
 
 
 def _targets(response: Any, action: str, resource: str) -> list[str]:

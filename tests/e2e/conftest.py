@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from idn_local import iam
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
 
 E2E_BEARER = "e2e-inbound-token"
@@ -18,3 +19,15 @@ def local() -> Iterator[LocalRunner]:
     )
     with runner:
         yield runner
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_iam_denials(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every e2e module runs its functions with their template roles (local mode's default): a
+    function refused anything its module asked of it fails the module, naming the grant to add.
+    A module that removes grants on purpose sets EXPECTS_IAM_DENIALS."""
+    before = len(iam.denials())
+    yield
+    if not getattr(request.module, "EXPECTS_IAM_DENIALS", False):
+        denied = iam.denials()[before:]
+        assert not denied, f"IAM denials (add the grant to template.yaml): {denied}"

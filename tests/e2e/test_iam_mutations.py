@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -31,6 +32,7 @@ from idn_triggers.catalogue import trigger_document
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
+EXPECTS_IAM_DENIALS = True  # removes grants on purpose (tests/e2e/conftest.py)
 BEARER = "mutation-e2e-token"
 CREATED = "idn:identity-created"
 CHANGED = "idn:identity-attributes-changed"
@@ -124,6 +126,13 @@ def catcher() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalRunner]:
+    with running_stack() as runner:
+        yield runner
+
+
+@contextmanager
+def running_stack() -> Iterator[LocalRunner]:
+    """A local stack with one SYNC subscription (CHANGED) and schedules that stay out of the way."""
     options = LocalOptions(
         port=0,
         auth=InboundAuth.parse(f"bearer:{BEARER}"),

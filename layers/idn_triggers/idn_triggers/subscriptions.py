@@ -131,7 +131,7 @@ class SubscriptionManager:
         return {
             s["triggerId"]: s
             for s in self.api.list_subscriptions()
-            if str(s.get("httpConfig", {}).get("url", "")).startswith(self.webhook_base_url)
+            if str((s.get("httpConfig") or {}).get("url", "")).startswith(self.webhook_base_url)
         }
 
     def apply(self, specs: list[SubscriptionSpec]) -> dict[str, str]:
