@@ -21,13 +21,14 @@ def local() -> Iterator[LocalRunner]:
         yield runner
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def no_iam_denials(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every e2e module runs its functions with their template roles (local mode's default): a
-    function refused anything its module asked of it fails the module, naming the grant to add.
-    A module that removes grants on purpose sets EXPECTS_IAM_DENIALS."""
+    """Every e2e test runs its functions with their template roles (local mode's default): a
+    function refused anything the test asked of it fails the test, naming the grant to add. A test
+    that points a function at a resource its role does not cover, on purpose, is marked
+    `iam_denials_expected`."""
     before = len(iam.denials())
     yield
-    if not getattr(request.module, "EXPECTS_IAM_DENIALS", False):
+    if request.node.get_closest_marker("iam_denials_expected") is None:
         denied = iam.denials()[before:]
         assert not denied, f"IAM denials (add the grant to template.yaml): {denied}"

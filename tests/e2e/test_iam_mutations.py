@@ -31,8 +31,7 @@ from idn_local.stack import load_template
 from idn_triggers.catalogue import trigger_document
 from tests.support import ROOT
 
-pytestmark = pytest.mark.e2e
-EXPECTS_IAM_DENIALS = True  # removes grants on purpose (tests/e2e/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.iam_denials_expected]  # removes grants on purpose
 BEARER = "mutation-e2e-token"
 CREATED = "idn:identity-created"
 CHANGED = "idn:identity-attributes-changed"
