@@ -56,13 +56,14 @@ typecheck: $(STAMP)  ## mypy --strict on all non-test code, and the import rules
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-validate: $(STAMP) $(CHECKOV_STAMP)  ## offline template checks: defaults and every option on (SnapStart, KMS key...), checkov
+validate: $(STAMP) $(CHECKOV_STAMP)  ## offline template checks: defaults and every option on (SnapStart, KMS key...), checkov, parliament on every role
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
 	@tmp=$$(mktemp -d) && $(BIN)/python scripts/template_variant.py $$tmp/template.json \
 	  && (cd $$tmp && $(abspath $(BIN))/sam validate --lint --template template.json) \
 	  && $(BIN)/cfn-lint $$tmp/template.json; rc=$$?; rm -rf $$tmp; exit $$rc
 	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(BIN)/python -m idn_local.iam_lint
 
 build: $(STAMP)  ## sam build without containers (needs python3.13 on PATH; this adds it)
 	PATH="$(dir $(PYTHON)):$(abspath $(BIN)):$$PATH" $(BIN)/sam build --cached --parallel

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-after-demo", action="store_true", help="stop after the demo report (for scripts)"
     )
     parser.add_argument(
+        "--no-iam",
+        action="store_true",
+        help="do not enforce the functions' IAM roles (on by default: each function runs with exactly "
+        "its template role)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request too (logs go to stderr, never stdout)"
     )
     parser.add_argument(
@@ -85,6 +91,7 @@ def options_from(args: argparse.Namespace) -> LocalOptions:
         simulator_port=args.simulator_port,
         template=args.template,
         parameter_overrides=overrides,
+        enforce_iam=not args.no_iam,
     )
 
 
@@ -216,6 +223,11 @@ def print_banner(runner: LocalRunner, env_file: Path | None = None) -> None:
         f"API client:  {runner.client_id}"
         + ("  (secret generated for this run)" if not runner.options.client_secret else ""),
         f"AWS (moto):  {runner.aws_endpoint}",
+        "IAM:         enforced - each function runs with exactly its template role; a denial is logged "
+        "(--no-iam turns it off)"
+        if runner.options.enforce_iam
+        else "IAM:         !!! NOT ENFORCED (--no-iam): functions may call anything; a missing permission "
+        "shows only in AWS !!!",
     ]
     if env_file is not None:
         lines += [

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from idn_local.iam import Identity, running_as
 from idn_local.logs import CURRENT_FUNCTION, route_function_logs
 from idn_local.stack import FunctionSpec, Stack, TemplateError
 
@@ -49,6 +50,7 @@ class LocalFunction:
         self.service = service or spec.name  # POWERTOOLS_SERVICE_NAME from its template environment
         self._handler = handler
         self._cold = True
+        self.identity: Identity | None = None  # its role's credentials when IAM is enforced (idn_local.iam)
 
     def invoke(self, event: dict[str, Any]) -> Any:
         import time
@@ -75,7 +77,8 @@ class LocalFunction:
         )
         try:
             route_function_logs()  # loggers a handler module built on first use
-            return self._handler(event, context)
+            with running_as(self.identity):
+                return self._handler(event, context)
         finally:
             CURRENT_FUNCTION.reset(token)
 
@@ -121,8 +124,11 @@ def load_function_module(path: Path, module_name: str) -> ModuleType:
     return module
 
 
-def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalFunction]:
-    """Set the environment, then cold-start every function (import its module) once."""
+def load_functions(
+    stack: Stack, environ: Mapping[str, str], identities: Mapping[str, Identity] | None = None
+) -> dict[str, LocalFunction]:
+    """Set the environment, then cold-start every function (import its module) once, with its
+    role's credentials when `identities` has them (a cold start calls AWS too)."""
     specs = stack.functions()
     os.environ.update(environ)
     os.environ.update(merged_environment(stack, specs))
@@ -130,8 +136,11 @@ def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalF
     for spec in specs:
         module_name, _, attribute = spec.handler.rpartition(".")
         path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
-        module = load_function_module(path, f"local_fn_{spec.name}")
+        identity = (identities or {}).get(spec.name)
+        with running_as(identity):
+            module = load_function_module(path, f"local_fn_{spec.name}")
         service = stack.resolve(spec.environment).get("POWERTOOLS_SERVICE_NAME")
         functions[spec.name] = LocalFunction(spec, getattr(module, attribute), str(service or spec.name))
+        functions[spec.name].identity = identity
     route_function_logs()  # Powertools writes to stdout; local mode keeps stdout for the user
     return functions

@@ -21,6 +21,8 @@ from pydantic import SecretStr
 
 from idn_local.functions import LocalFunction, load_functions
 from idn_local.gateway_server import ApiGateway, routes_for
+from idn_local.iam import LocalIam
+from idn_local.iam_roles import function_roles
 from idn_local.resources import LocalResources, _boto, events_client
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import ACCOUNT_ID, REGION, Stack, load_template
@@ -84,6 +86,7 @@ class LocalOptions:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     token_lifetime: int = 749
     schedule_periods: dict[str, float] = field(default_factory=dict)  # function name -> seconds, for tests
+    enforce_iam: bool = True  # each function runs with its template role, checked by moto (idn_local.iam)
 
 
 class LocalRunner:
@@ -98,6 +101,7 @@ class LocalRunner:
         self.pollers: list[SqsPoller] = []
         self.timers: list[ScheduleTimer] = []
         self.stack: Stack | None = None
+        self.iam: LocalIam | None = None
         self.tenant: SailPointClient | None = None
         self._saved_environ: dict[str, str] | None = None
         self.client_id = options.client_id or "local-client"
@@ -130,6 +134,9 @@ class LocalRunner:
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
+        if self.iam is not None:
+            self.iam.close()
+            self.iam = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -218,7 +225,13 @@ class LocalRunner:
         self.stack = Stack(self.options.template, overrides)
         LocalResources(self.stack, self.aws_endpoint).provision()
         self._store_inbound_credential()
-        self.functions = load_functions(self.stack, {})
+        identities = None
+        if self.options.enforce_iam:
+            self.iam = LocalIam(self.aws_endpoint)
+            identities = self.iam.create_roles(function_roles(self.stack), prefix=self.stack.stack_name)
+        else:
+            log.warning("IAM NOT ENFORCED (--no-iam): every function may call anything in moto")
+        self.functions = load_functions(self.stack, {}, identities)
 
     def _store_inbound_credential(self) -> None:
         """Put the chosen credential in the secret the receiver reads (CloudFormation generated one)."""

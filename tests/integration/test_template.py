@@ -551,30 +551,18 @@ def _pick_branches(template: dict[str, Any], value: Any, parameters: dict[str, s
 
 
 def _deployed_roles(overrides: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The IAM roles of the template as SAM transforms it for `sam deploy`, conditions applied."""
-    import copy
+    """The IAM roles of the template as SAM transforms it for `sam deploy`, conditions applied
+    (the translation local mode enforces: idn_local.iam_roles)."""
+    from idn_local.iam_roles import translate
 
-    from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
-
-    template = yaml_parse((ROOT / "template.yaml").read_text())
-    for resource in template["Resources"].values():  # sam build/package would upload these
-        for key in ("CodeUri", "ContentUri"):
-            if key in resource.get("Properties", {}):
-                resource["Properties"][key] = "s3://bucket/key"
     parameters = {
-        name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec
+        name: str(spec["Default"]) for name, spec in TEMPLATE["Parameters"].items() if "Default" in spec
     }
     parameters.update(
         SailPointClientId="id", SailPointClientSecret="secret", TenantApiUrl="https://t.api.identitynow.com"
     )
     parameters.update(overrides)
-
-    class NoManagedPolicyLookups:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    output = transform(copy.deepcopy(template), parameters, NoManagedPolicyLookups())
+    output = translate(ROOT / "template.yaml", parameters)
     roles = {}
     for name, resource in output["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":

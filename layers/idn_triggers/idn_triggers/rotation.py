@@ -113,11 +113,11 @@ class InboundRotation:
         )
 
     def targets(self) -> list[dict[str, Any]]:
-        """Subscriptions that deliver to this stack."""
+        """Subscriptions that deliver to this stack (an EVENTBRIDGE one has `httpConfig: null`)."""
         return [
             s
             for s in self.api.list_subscriptions()
-            if str(s.get("httpConfig", {}).get("url", "")).startswith(self.webhook_base_url)
+            if str((s.get("httpConfig") or {}).get("url", "")).startswith(self.webhook_base_url)
         ]
 
     def _set_secret(self, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
