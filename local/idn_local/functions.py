@@ -100,7 +100,8 @@ def forget_handler_settings() -> None:
 
     Handler modules are imported once per process and shared by every function loaded in it; a
     function loaded again (another local stack, another test) must read its own environment."""
-    for module in [m for name, m in sys.modules.items() if name.startswith("trigger_handlers.")]:
+    packages = ("trigger_handlers.", f"{os.environ.get('HANDLERS_PACKAGE') or 'trigger_handlers'}.")
+    for module in [m for name, m in sys.modules.items() if name.startswith(packages)]:
         cached_settings = getattr(module, "settings", None)
         if cached_settings is not None and hasattr(cached_settings, "cache_clear"):
             cached_settings.cache_clear()

@@ -215,6 +215,13 @@ def _module_exists(module: str) -> bool:
         return False
 
 
+def package_registry(package: str) -> HandlerRegistry:
+    """The registry of a handlers package, with the exceptions its `__init__` declares
+    (`HANDLER_EXCEPTIONS`, optional): what the receiver and the worker serve from."""
+    exceptions = getattr(importlib.import_module(package), "HANDLER_EXCEPTIONS", None)
+    return HandlerRegistry(package, exceptions if isinstance(exceptions, Mapping) else None)
+
+
 class HandlerRegistry:
     """Finds each trigger's handler module in `package` by the rule (`handler_module`), or in
     `exceptions` (trigger id -> module), and imports it only when the trigger is first looked up."""

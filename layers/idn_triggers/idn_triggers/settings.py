@@ -60,9 +60,16 @@ class EnvSettings(BaseModel):
 
 
 class ServedTriggers(EnvSettings):
-    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list."""
+    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list;
+    HANDLERS_PACKAGE, the package of handler modules that serves them (the user's, by default; the
+    product's own tests point it at handlers of their own, so they never depend on the user's)."""
 
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
+    handlers_package: str = Field(
+        default="trigger_handlers",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        alias="HANDLERS_PACKAGE",
+    )
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
 
