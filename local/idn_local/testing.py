@@ -231,7 +231,7 @@ class _OnceHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         if not getattr(record, "_kit_seen", False):
-            record._kit_seen = True  # type: ignore[attr-defined]
+            record._kit_seen = True
             super().emit(record)
 
 
