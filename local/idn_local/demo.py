@@ -68,7 +68,7 @@ class DemoResult:
 HAPPENED = {
     "sync-response": "answered now (200)",
     "dynamic-response": "answered now (200)",
-    "delivery": "acknowledged (200), handled by the worker",
+    "delivery": "acknowledged (200), queued for the worker",  # fire-and-forget: nothing to complete
     "callback": "acknowledged (200), completed by the worker",
 }
 
@@ -168,7 +168,8 @@ def eventbridge_row(
         runner.tenant.test_invocation(PRE, None, [subscription_id])
     except (SailPointApiError, SubscriptionConflict, PartnerSourceNotFound) as error:
         raise LocalModeError(f"demo: {error}") from None
-    return describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
+    result = describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
+    return dataclasses.replace(result, happened="put on the event bus, completed by the worker")
 
 
 def describe(trigger_id: str, mode: str, status: dict[str, Any] | None) -> DemoResult:

@@ -133,7 +133,7 @@ def test_cli_runs_the_demo_and_exits_cleanly() -> None:
         ("idn:access-request-pre-approval", "DYNAMIC", "answered now (200)"),
         ("idn:access-request-pre-approval", "DYNAMIC", "deferred (202), completed by the worker"),
         ("idn:access-request-dynamic-approver", "ASYNC", by_worker),
-        ("idn:identity-created", "fire-and-forget", "acknowledged (200), handled by the worker"),
+        ("idn:identity-created", "fire-and-forget", "acknowledged (200), queued for the worker"),
     } <= seen, result.stdout
     assert "Stopped." in result.stdout
 
