@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from idn_local.logs import CURRENT_FUNCTION, route_function_logs
+from idn_local.reload import HandlerReloader
 from idn_local.stack import FunctionSpec, Stack, TemplateError
 
 
@@ -42,13 +43,18 @@ class LocalFunction:
     """One loaded function: call it like Lambda would."""
 
     def __init__(
-        self, spec: FunctionSpec, handler: Callable[[dict[str, Any], Any], Any], service: str | None = None
+        self,
+        spec: FunctionSpec,
+        handler: Callable[[dict[str, Any], Any], Any],
+        service: str | None = None,
+        reloader: HandlerReloader | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self.service = service or spec.name  # POWERTOOLS_SERVICE_NAME from its template environment
         self._handler = handler
         self._cold = True
+        self.reloader = reloader  # edited handler modules take effect on the next invocation
 
     def invoke(self, event: dict[str, Any]) -> Any:
         import time
@@ -74,6 +80,8 @@ class LocalFunction:
             }
         )
         try:
+            if self.reloader is not None:
+                self.reloader.check()
             route_function_logs()  # loggers a handler module built on first use
             return self._handler(event, context)
         finally:
@@ -127,12 +135,15 @@ def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalF
     specs = stack.functions()
     os.environ.update(environ)
     os.environ.update(merged_environment(stack, specs))
+    reloader = HandlerReloader(os.environ.get("HANDLERS_PACKAGE") or "trigger_handlers")
     functions = {}
     for spec in specs:
         module_name, _, attribute = spec.handler.rpartition(".")
         path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
         module = load_function_module(path, f"local_fn_{spec.name}")
         service = stack.resolve(spec.environment).get("POWERTOOLS_SERVICE_NAME")
-        functions[spec.name] = LocalFunction(spec, getattr(module, attribute), str(service or spec.name))
+        functions[spec.name] = LocalFunction(
+            spec, getattr(module, attribute), str(service or spec.name), reloader=reloader
+        )
     route_function_logs()  # Powertools writes to stdout; local mode keeps stdout for the user
     return functions

@@ -205,6 +205,12 @@ def declared_handlers(module: str) -> dict[str, TriggerHandler]:
     return dict(_declared.get(module, {}))
 
 
+def forget_declarations(module: str) -> None:
+    """Forget the handlers `module` declared, so that importing it again declares them anew
+    (local mode reloads an edited handler module; Lambda never does)."""
+    _declared.pop(module, None)
+
+
 def _module_exists(module: str) -> bool:
     """Whether `module` can be imported, found without importing it (its parent packages are)."""
     if module in sys.modules:
