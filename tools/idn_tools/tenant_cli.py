@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
+from idn_tools import send
 from idn_tools.cli_support import guarded, quiet_closed_pipes, share_global_options
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.event_buses import PartnerBuses
@@ -406,6 +407,8 @@ def cmd_invoke_test(args: argparse.Namespace) -> int:
         trigger, read_json(args.input), [args.subscription] if args.subscription else None
     )
     invocations = started if isinstance(started, list) else []
+    if invocations and args.wait is not None:  # the outcome, not only the invocation id
+        return send.report(args, client(args), trigger, [str(i.get("id")) for i in invocations])
     emit(
         args,
         {"started": invocations},
@@ -874,7 +877,9 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--subscription", metavar="ID", help="only this subscription (default: all of the trigger's)"
     )
+    send.add_wait_argument(invoke)
     invoke.set_defaults(run=cmd_invoke_test)
+    send.add_send_command(commands)
 
     invocations = commands.add_parser("invocations", help="invocation status").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -924,5 +929,7 @@ def run(args: argparse.Namespace) -> int:
         return TENANT
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m: run the imported module, whose classes the commands share
+    from idn_tools.tenant_cli import main as imported_main
+
+    sys.exit(imported_main())
