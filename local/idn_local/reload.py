@@ -34,7 +34,9 @@ class HandlerReloader:
     def _scan(self) -> dict[Path, tuple[int, int]]:
         found = {}
         for directory in self.directories:
-            for path in directory.rglob("*.py"):
+            for path in directory.rglob("*.*"):
+                if path.suffix not in (".py", ".json"):  # code, and the settings files
+                    continue
                 try:
                     stat = path.stat()
                 except OSError:  # deleted while scanning
@@ -70,6 +72,9 @@ class HandlerReloader:
 
     @staticmethod
     def _report(path: Path) -> None:
+        if path.suffix != ".py":
+            sys.stderr.write(f"handlers: settings/{path.name} changed; the next delivery reads it\n")
+            return
         if not path.exists():
             sys.stderr.write(f"handlers: {path.name} removed; its trigger has no handler now\n")
             return
