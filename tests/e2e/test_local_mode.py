@@ -157,8 +157,17 @@ def test_cli_port_in_use_is_a_one_line_error() -> None:
 def test_cli_unreachable_tenant_is_a_one_line_error() -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     result = run_cli(
-        "--tenant-url", url, "--client-id", "x", "--client-secret", "y", "--no-demo", "--exit-after-demo"
-    )
+        "--port",
+        "0",
+        "--tenant-url",
+        url,
+        "--client-id",
+        "x",
+        "--client-secret",
+        "y",
+        "--no-demo",
+        "--exit-after-demo",
+    )  # --port 0: the default 3000 may be taken by another test worker or a `make run`
     assert result.returncode == 2 and "unreachable" in result.stderr and "Traceback" not in result.stderr
 
 
