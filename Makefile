@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv run test unit lint typecheck validate build pr simulator clean fuzz soak lock audit bench events
+.PHONY: help venv run test test-handlers unit lint typecheck validate build pr simulator clean fuzz soak lock audit bench events
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,12 +38,15 @@ run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" f
 simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 8400 --client-id X --client-secret Y"
 	$(BIN)/python -m idn_simulator $(ARGS)
 
-test: $(STAMP) $(CHECKOV_STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e)
+test: $(STAMP) $(CHECKOV_STAMP)  ## lint, type-check and run every test (unit, integration, template, e2e, handler_tests/) on every core
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
+
+test-handlers: $(STAMP)  ## your handlers' tests (handler_tests/) and the contract every handler keeps, in seconds
+	$(BIN)/pytest handler_tests tests/contract -q $(ARGS)
 
 unit: $(STAMP)  ## fast tests only (no network)
 	$(BIN)/pytest tests/unit $(ARGS)

@@ -51,6 +51,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "layer_size": ([], ["--no-baseline"]),
     "eventbridge_latency": ([], ["--invocations", "3", "--warm", "1"]),
     "reconcile": ([], ["--entries", "100"]),
+    "handler_reload": ([], ["--edits", "3"]),
 }
 
 

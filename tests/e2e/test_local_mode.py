@@ -108,6 +108,7 @@ def _free_port() -> int:
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     # as a user's shell runs it: none of the suite's AWS_* or POWERTOOLS_* settings
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+    env["PRODUCT_TEST_REVIEW_ITEMS"] = "Engineering Access"  # the demo's item: its DYNAMIC row defers
     return subprocess.run(
         [sys.executable, "-m", "idn_local", *args],
         capture_output=True,
@@ -123,14 +124,16 @@ def test_cli_runs_the_demo_and_exits_cleanly() -> None:
     result = run_cli("--port", "0", "--exit-after-demo")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  idn:")]
-    seen = {(row[0], " ".join(row[1 : row.index("COMPLETED")])) for row in rows if "COMPLETED" in row}
+    seen = {(row[0], row[1], " ".join(row[2 : row.index("COMPLETED")])) for row in rows if "COMPLETED" in row}
+    # each row says what happened, whatever the subscription asked for
+    by_worker = "acknowledged (200), completed by the worker"
     assert {
-        ("idn:access-request-pre-approval", "SYNC"),
-        ("idn:access-request-pre-approval", "ASYNC"),
-        ("idn:access-request-pre-approval", "DYNAMIC, answered now"),
-        ("idn:access-request-pre-approval", "DYNAMIC, deferred"),
-        ("idn:access-request-dynamic-approver", "ASYNC"),
-        ("idn:identity-created", "fire-and-forget"),
+        ("idn:access-request-pre-approval", "SYNC", "answered now (200)"),
+        ("idn:access-request-pre-approval", "ASYNC", by_worker),
+        ("idn:access-request-pre-approval", "DYNAMIC", "answered now (200)"),
+        ("idn:access-request-pre-approval", "DYNAMIC", "deferred (202), completed by the worker"),
+        ("idn:access-request-dynamic-approver", "ASYNC", by_worker),
+        ("idn:identity-created", "fire-and-forget", "acknowledged (200), queued for the worker"),
     } <= seen, result.stdout
     assert "Stopped." in result.stdout
 
@@ -154,8 +157,17 @@ def test_cli_port_in_use_is_a_one_line_error() -> None:
 def test_cli_unreachable_tenant_is_a_one_line_error() -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     result = run_cli(
-        "--tenant-url", url, "--client-id", "x", "--client-secret", "y", "--no-demo", "--exit-after-demo"
-    )
+        "--port",
+        "0",
+        "--tenant-url",
+        url,
+        "--client-id",
+        "x",
+        "--client-secret",
+        "y",
+        "--no-demo",
+        "--exit-after-demo",
+    )  # --port 0: the default 3000 may be taken by another test worker or a `make run`
     assert result.returncode == 2 and "unreachable" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -188,7 +188,7 @@ class InProcessReceiver:
             "INBOUND_SECRET_ID": "fuzz-inbound-secret",  # never read: the credential is in memory
             "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/fuzz",  # never used
             "TENANT_API_URL": TENANT,
-            "PREAPPROVAL_REVIEW_ITEMS": "Engineering Access",  # DYNAMIC deliveries defer, others answer
+            "PRODUCT_TEST_REVIEW_ITEMS": "Engineering Access",  # DYNAMIC deliveries defer, others answer
         }
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)

@@ -6,7 +6,6 @@ import ast
 import importlib
 import json
 import os
-import pkgutil
 import re
 import subprocess
 import sys
@@ -40,6 +39,16 @@ RUNTIME_VARIABLES = {
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_LOGGER_LOG_EVENT",
     "PYDANTIC_DISABLE_PLUGINS",  # read by pydantic: no plugin scan at cold start
+}
+# Handed to the user's handlers, whether or not their handlers read them (the shipped templates'
+# parameters, and the name of the handlers' settings file, read by idn_triggers.settings.HandlerSettings):
+# the product's tests must not depend on what the handlers in layers/trigger_handlers read.
+HANDLER_VARIABLES = {
+    "PREAPPROVAL_DENIED_ITEMS",
+    "PREAPPROVAL_REVIEW_ITEMS",
+    "PREAPPROVAL_APPROVER",
+    "DYNAMIC_APPROVER_RULES",
+    "HANDLER_SETTINGS",
 }
 
 
@@ -180,25 +189,12 @@ def _aliases(model: type[Any]) -> set[str]:
     return {field.alias for field in model.model_fields.values() if field.alias}
 
 
-def _handler_settings_aliases() -> set[str]:
-    import trigger_handlers
-    from idn_triggers.settings import EnvSettings
-
-    aliases: set[str] = set()
-    for found in pkgutil.iter_modules(trigger_handlers.__path__, "trigger_handlers."):
-        module = importlib.import_module(found.name)
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, EnvSettings) and value is not EnvSettings:
-                aliases |= _aliases(value)
-    return aliases
-
-
 @pytest.mark.parametrize("name", sorted(SETTINGS_MODELS))
 def test_every_environment_variable_is_read_by_a_settings_model(name: str) -> None:
     module, _, attribute = SETTINGS_MODELS[name].partition(":")
     readers = _aliases(getattr(importlib.import_module(module), attribute))
     if name in HANDLER_RUNNERS:
-        readers |= _handler_settings_aliases()
+        readers |= HANDLER_VARIABLES
     variables = set(GLOBALS["Environment"]["Variables"]) | set(
         FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
     )
@@ -397,14 +393,8 @@ def _tool(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def test_cfn_lint_passes() -> None:
-    result = subprocess.run(
-        [_tool("cfn-lint"), str(ROOT / "template.yaml")], check=False, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 def test_sam_validate_lint_passes_offline() -> None:
+    # `sam validate --lint` runs cfn-lint's rules too (a separate cfn-lint run repeated them)
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(
         [_tool("sam"), "validate", "--lint", "--template", str(ROOT / "template.yaml")],
@@ -656,16 +646,12 @@ def test_checkov_finds_no_unsuppressed_failure_and_every_suppression_has_a_reaso
     assert skips and all(skip["id"].startswith("CKV_") and len(skip["comment"]) > 30 for skip in skips)
 
 
-@pytest.mark.parametrize("tool", ["cfn-lint", "sam"])
-def test_linters_pass_with_every_option_on(tool: str, tmp_path: Path) -> None:
+def test_linters_pass_with_every_option_on(tmp_path: Path) -> None:
+    # `sam validate --lint` runs cfn-lint's rules on the template too: one run proves both
     variant = tmp_path / "template.json"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "template_variant.py"), str(variant)], check=True)
     assert json.loads(variant.read_text())["Parameters"]["SnapStart"]["Default"] == "true"
-    command = (
-        [_tool("cfn-lint"), str(variant)]
-        if tool == "cfn-lint"
-        else [_tool("sam"), "validate", "--lint", "--template", str(variant)]
-    )
+    command = [_tool("sam"), "validate", "--lint", "--template", str(variant)]
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -903,11 +889,9 @@ def _with_transport(tmp_path: Path, transport: str) -> Path:
 
 @pytest.mark.parametrize("transport", ["EVENTBRIDGE", "BOTH"])
 def test_cfn_lint_and_sam_validate_pass_for_each_transport(transport: str, tmp_path: Path) -> None:
-    # HTTP is the default: test_cfn_lint_passes and test_sam_validate_lint_passes_offline cover it
+    # HTTP is the default: test_sam_validate_lint_passes_offline covers it
     path = _with_transport(tmp_path, transport)
-    try:
-        lint = subprocess.run([_tool("cfn-lint"), str(path)], check=False, capture_output=True, text=True)
-        assert lint.returncode == 0, lint.stdout + lint.stderr
+    try:  # `sam validate --lint` runs cfn-lint's rules as well: one run proves both
         env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
         sam = subprocess.run(
             [_tool("sam"), "validate", "--lint", "--template", str(path)],

@@ -42,13 +42,14 @@ from tests.integration.conftest_simulator import (
     http_subscription,
     running_receiver,
 )
+from tests.product_handlers.shared import APPROVED, APPROVER
 from tests.support import FakeLambdaContext, load_function
 
 IDENTITY_CREATED = "idn:identity-created"
 DEFAULT_DECISION = {
     "approved": True,
-    "comment": "Passed pre-approval policy checks.",
-    "approver": "sailpoint-event-triggers",
+    "comment": APPROVED,
+    "approver": APPROVER,
 }
 MAX_RECEIVES = 3
 

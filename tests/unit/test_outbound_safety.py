@@ -23,8 +23,8 @@ from idn_triggers.queue import QueuedInvocation, queued_invocation
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings, WorkerSettings
 from idn_triggers.worker import Worker
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
 from tests.support import trigger_document
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 TENANT = "https://acme.api.identitynow.com"
 PRE = "idn:access-request-pre-approval"
@@ -117,7 +117,7 @@ def receiver(queue: RecordingQueue) -> Receiver:
     )
     secret = InboundSecret.model_validate({"bearerToken": BEARER})
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS), queue)
+    return Receiver(settings, authenticator, HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS), queue)
 
 
 def delivery_body(callback_url: str, mode: str) -> str:
@@ -207,7 +207,7 @@ def test_the_worker_dead_letters_a_forged_callback_without_calling_it(url: str, 
         }
     )
     callbacks, sqs = NeverCalled(), FakeSqs()
-    worker = Worker(settings, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS), callbacks, sqs)
+    worker = Worker(settings, HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS), callbacks, sqs)
     record = {
         "messageId": "m-1",
         "receiptHandle": "r-1",

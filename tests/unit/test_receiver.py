@@ -16,9 +16,10 @@ from idn_triggers.models.access_request import AccessRequestPreApproval, PreAppr
 from idn_triggers.queue import QueuedInvocation
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
+from tests.product_handlers.shared import APPROVED, APPROVER
 from tests.support import trigger_document
 from tests.unit.conftest import HandlerPackage
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 PRE = "idn:access-request-pre-approval"
 DYN = "idn:access-request-dynamic-approver"
@@ -85,7 +86,7 @@ def make_receiver(queue: FakeQueue | None = None, **env: str) -> Receiver:
         "test:defers": __name__,
     }
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry("trigger_handlers", exceptions), queue)
+    return Receiver(settings, authenticator, HandlerRegistry(PACKAGE, exceptions), queue)
 
 
 QUEUE = FakeQueue()
@@ -108,8 +109,8 @@ def test_sync_pre_approval_answers_200_with_a_decision() -> None:
     assert response.status_code == 200
     assert response.body == {
         "approved": True,
-        "comment": "Passed pre-approval policy checks.",
-        "approver": "sailpoint-event-triggers",
+        "comment": APPROVED,
+        "approver": APPROVER,
     }
     assert (response.trigger_id, response.mode, response.outcome) == (PRE, "SYNC", "answered")
 

@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from idn_tools import send
 from idn_tools.cli_support import guarded, parse_arguments, quiet_closed_pipes, share_global_options
 from idn_tools.tenant_doctor import cmd_doctor, fix_for
 from idn_tools.tenant_subscriptions import add_subscription_commands
@@ -65,6 +66,8 @@ def cmd_invoke_test(args: argparse.Namespace) -> int:
         trigger, read_json(args.input), [args.subscription] if args.subscription else None
     )
     invocations = started if isinstance(started, list) else []
+    if invocations and args.wait is not None:  # the outcome, not only the invocation id
+        return send.report(args, client(args), trigger, [str(i.get("id")) for i in invocations])
     emit(
         args,
         {"started": invocations},
@@ -217,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--subscription", metavar="ID", help="only this subscription (default: all of the trigger's)"
     )
+    send.add_wait_argument(invoke)
     invoke.set_defaults(run=cmd_invoke_test)
+    send.add_send_command(commands)
 
     invocations = commands.add_parser("invocations", help="invocation status").add_subparsers(
         dest="action", required=True, metavar="ACTION"

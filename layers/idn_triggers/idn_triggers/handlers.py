@@ -205,6 +205,12 @@ def declared_handlers(module: str) -> dict[str, TriggerHandler]:
     return dict(_declared.get(module, {}))
 
 
+def forget_declarations(module: str) -> None:
+    """Forget the handlers `module` declared, so that importing it again declares them anew
+    (local mode reloads an edited handler module; Lambda never does)."""
+    _declared.pop(module, None)
+
+
 def _module_exists(module: str) -> bool:
     """Whether `module` can be imported, found without importing it (its parent packages are)."""
     if module in sys.modules:
@@ -213,6 +219,13 @@ def _module_exists(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:  # a parent package is missing
         return False
+
+
+def package_registry(package: str) -> HandlerRegistry:
+    """The registry of a handlers package, with the exceptions its `__init__` declares
+    (`HANDLER_EXCEPTIONS`, optional): what the receiver and the worker serve from."""
+    exceptions = getattr(importlib.import_module(package), "HANDLER_EXCEPTIONS", None)
+    return HandlerRegistry(package, exceptions if isinstance(exceptions, Mapping) else None)
 
 
 class HandlerRegistry:

@@ -6,6 +6,7 @@ of failing every request later. Nothing else in the library reads `os.environ`.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -59,10 +60,67 @@ class EnvSettings(BaseModel):
             raise ConfigurationError(f"invalid configuration for {cls.__name__}: {problems}") from None
 
 
+class HandlerSettings(EnvSettings):
+    """A handler's settings: its environment variables over the handlers package's settings file.
+
+    The file is `settings/<HANDLER_SETTINGS>.json` in the handlers package (HANDLERS_PACKAGE,
+    default `trigger_handlers`): one flat JSON object of variable names to values, one file per
+    environment (`default.json`, `prod.json`...), chosen by HANDLER_SETTINGS (the template's
+    HandlerSettings parameter, set per environment in samconfig.toml; default `default`). A handler
+    setting so needs no edit of template.yaml. A non-empty environment variable wins over the file.
+    """
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        return super().from_env({**handler_settings_file(env), **{k: v for k, v in env.items() if v != ""}})
+
+
+def handler_settings_file(environ: Mapping[str, str]) -> dict[str, str]:
+    """The values of the settings file HANDLER_SETTINGS names ({} when `default.json` is absent)."""
+    import importlib.util
+    from pathlib import Path
+
+    name = environ.get("HANDLER_SETTINGS") or "default"
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigurationError("HANDLER_SETTINGS must be a file name: letters, digits, - and _")
+    spec = importlib.util.find_spec(environ.get("HANDLERS_PACKAGE") or "trigger_handlers")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    found = [Path(folder) / "settings" / f"{name}.json" for folder in folders]
+    path = next((p for p in found if p.is_file()), None)
+    if path is None:
+        if name == "default":
+            return {}
+        raise ConfigurationError(f"HANDLER_SETTINGS={name}: no settings/{name}.json in the handlers package")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConfigurationError(f"settings/{name}.json is not JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigurationError(f"settings/{name}.json must hold one JSON object of variable -> value")
+    return {str(k): _setting_text(v) for k, v in values.items()}
+
+
+def _setting_text(value: object) -> str:
+    """A value as its environment variable would hold it: lists comma-separated, objects as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    return json.dumps(value)
+
+
 class ServedTriggers(EnvSettings):
-    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list."""
+    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list;
+    HANDLERS_PACKAGE, the package of handler modules that serves them (the user's, by default; the
+    product's own tests point it at handlers of their own, so they never depend on the user's)."""
 
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
+    handlers_package: str = Field(
+        default="trigger_handlers",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        alias="HANDLERS_PACKAGE",
+    )
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
 
