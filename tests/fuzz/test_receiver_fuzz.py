@@ -69,3 +69,13 @@ def test_bodies_that_are_not_json(receiver: InProcessReceiver, request: gen.Requ
 @given(request=gen.envelope_requests())
 def test_methods_paths_and_headers(receiver: InProcessReceiver, request: gen.Request) -> None:
     answer(receiver, "in-process", request)
+
+
+@gen.fuzz_settings(weight=2)
+@given(request=gen.lexical_requests())
+def test_huge_integers_non_finite_numbers_and_duplicate_keys(
+    receiver: InProcessReceiver, request: gen.Request
+) -> None:
+    """Each is a 400 naming the problem (tests/unit/test_receiver.py pins the messages), or 413 when
+    the generated `_metadata` made the body too large first."""
+    assert answer(receiver, "in-process", request) in (400, 413)
