@@ -181,3 +181,29 @@ def test_set_secret_waits_for_the_receivers_cache(aws: str, sim: TenantSimulator
 def test_no_auth_has_nothing_to_rotate(sim: TenantSimulator) -> None:
     with pytest.raises(RotationError):
         InboundRotation(object(), client(sim), AuthType.NO_AUTH, BASE, propagation_seconds=0)
+
+
+def test_rotation_passes_over_subscriptions_without_an_http_config(aws: str, sim: TenantSimulator) -> None:
+    """Issue 27 item 2: an EVENTBRIDGE subscription (anyone's) has `httpConfig: null`; rotation crashed
+    on it and never finished, leaving the AWSPENDING credential accepted."""
+    # Given one of our HTTP subscriptions and an EVENTBRIDGE one of another team in the same tenant
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="inbound", SecretString=json.dumps({"bearerToken": "old-token"}))["ARN"]
+    api = client(sim)
+    auth = {"httpAuthenticationType": "BEARER_TOKEN", "bearerTokenAuthConfig": {"bearerToken": "old-token"}}
+    ours = subscribe(api, "idn:identity-created", BASE + "idn:identity-created", auth)
+    bridge = {"awsAccount": "123456789012", "awsRegion": "us-east-1"}
+    api.create_subscription(
+        {"name": "another team", "triggerId": "idn:source-created", "type": "EVENTBRIDGE", "enabled": True}
+        | {"eventBridgeConfig": bridge}
+    )
+    assert any(s.get("httpConfig") is None for s in api.list_subscriptions())
+    rotation = InboundRotation(sm, api, AuthType.BEARER_TOKEN, BASE, propagation_seconds=0)
+    # When every step runs
+    version = str(uuid.uuid4())
+    for step in STEPS:
+        rotation.run(step, secret_id, version)
+    # Then the rotation finished: the new credential is current and our subscription sends it
+    new = current(secret_id)
+    assert new["bearerToken"] != "old-token"
+    assert http_config(sim, ours)["bearerTokenAuthConfig"]["bearerToken"] == new["bearerToken"]

@@ -22,7 +22,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from idn_triggers.auth import AuthType, InboundSecret, parse_inbound_secret
-from idn_triggers.sailpoint_api import SailPointClient
+from idn_triggers.sailpoint_api import SailPointClient, http_config, webhook_url
 from idn_triggers.subscriptions import auth_config
 
 logger = Logger()
@@ -51,7 +51,7 @@ def http_config_with(
     """The subscription's httpConfig with the new credential (SailPoint never echoes the old one)."""
     config = {
         k: v
-        for k, v in subscription.get("httpConfig", {}).items()
+        for k, v in http_config(subscription).items()
         if k not in ("basicAuthConfig", "bearerTokenAuthConfig")
     }
     return {**config, **auth_config(auth_type, credential)}
@@ -117,7 +117,7 @@ class InboundRotation:
         return [
             s
             for s in self.api.list_subscriptions()
-            if str(s.get("httpConfig", {}).get("url", "")).startswith(self.webhook_base_url)
+            if webhook_url(s).startswith(self.webhook_base_url)
         ]
 
     def _set_secret(self, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
@@ -138,7 +138,7 @@ class InboundRotation:
         wrong = [
             s["id"]
             for s in self.targets()
-            if s.get("httpConfig", {}).get("httpAuthenticationType") != self.auth_type.value
+            if http_config(s).get("httpAuthenticationType") != self.auth_type.value
         ]
         if wrong:
             raise RotationError(f"subscriptions not switched to {self.auth_type.value}: {', '.join(wrong)}")

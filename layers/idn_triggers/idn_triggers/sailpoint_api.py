@@ -25,6 +25,19 @@ _PATHS: dict[str, dict[Family, str]] = {
 }
 
 
+def http_config(subscription: dict[str, Any]) -> dict[str, Any]:
+    """A subscription's `httpConfig`, `{}` when absent or null (every EVENTBRIDGE subscription in the
+    tenant, anyone's, has none); its auth configs and their secrets are answered as null too."""
+    config = subscription.get("httpConfig")
+    return config if isinstance(config, dict) else {}
+
+
+def webhook_url(subscription: dict[str, Any]) -> str:
+    """Where an HTTP subscription delivers; "" for one without an `httpConfig.url`."""
+    url = http_config(subscription).get("url")
+    return url if isinstance(url, str) else ""
+
+
 class SailPointApiError(Exception):
     """The tenant answered with an error (or could not be reached)."""
 
