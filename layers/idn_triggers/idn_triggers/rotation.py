@@ -114,11 +114,7 @@ class InboundRotation:
 
     def targets(self) -> list[dict[str, Any]]:
         """Subscriptions that deliver to this stack."""
-        return [
-            s
-            for s in self.api.list_subscriptions()
-            if webhook_url(s).startswith(self.webhook_base_url)
-        ]
+        return [s for s in self.api.list_subscriptions() if webhook_url(s).startswith(self.webhook_base_url)]
 
     def _set_secret(self, secret_id: str, token: str, versions: dict[str, list[str]]) -> None:
         pending = self._value(secret_id, VersionId=token, VersionStage="AWSPENDING")

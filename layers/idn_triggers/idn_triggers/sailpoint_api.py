@@ -130,6 +130,7 @@ class SailPointClient:
                     json=json,
                     params=params,
                     timeout=self.timeout,
+                    allow_redirects=False,  # the access token goes to the tenant only
                     headers={
                         "Authorization": f"Bearer {token}",
                         "Content-Type": content_type,
