@@ -176,17 +176,18 @@ def quiet_stdout() -> None:
 
 
 def write_cli_env_file(runner: LocalRunner) -> Path | None:
-    """The simulator's API client for `idn-triggers`, in a file only this user can read (removed on
-    stop): the secret is never printed, and `set -a; . FILE` points the CLI at this run."""
-    if runner.simulator is None:
-        return None
+    """This run's local admin token and, with the simulator, its API client for `idn-triggers`, in a
+    file only this user can read (removed on stop): no secret is printed, and `set -a; . FILE`
+    points the CLI and `python -m idn_local.rotate` at this run."""
     folder = Path(tempfile.mkdtemp(prefix="idn-local-"))
     path = folder / "idn-triggers.env"
-    values = {
-        "SAILPOINT_TENANT_URL": runner.tenant_url,
-        "SAILPOINT_CLIENT_ID": runner.client_id,
-        "SAILPOINT_CLIENT_SECRET": runner.client_secret,
-    }
+    values = {"IDN_LOCAL_ADMIN_TOKEN": runner.admin_token}
+    if runner.simulator is not None:  # a real tenant's client secret is the user's own: not copied
+        values |= {
+            "SAILPOINT_TENANT_URL": runner.tenant_url,
+            "SAILPOINT_CLIENT_ID": runner.client_id,
+            "SAILPOINT_CLIENT_SECRET": runner.client_secret,
+        }
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.writelines(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
@@ -211,11 +212,13 @@ def print_banner(runner: LocalRunner, env_file: Path | None = None) -> None:
         + ("  (secret generated for this run)" if not runner.options.client_secret else ""),
         f"AWS (moto):  {runner.aws_endpoint}",
     ]
-    if env_file is not None:
+    if env_file is not None and runner.simulator is not None:
         lines += [
-            f"CLI:         set -a; . {env_file}; set +a   # the simulator's client id and secret",
+            f"CLI:         set -a; . {env_file}; set +a   # the simulator's client, the local admin token",
             "             .venv/bin/idn-triggers subscriptions list",
         ]
+    elif env_file is not None:
+        lines.append(f"Admin:       set -a; . {env_file}; set +a   # the local admin token")
     lines.append(f"DLQ:         .venv/bin/idn-triggers-ops dlq list --endpoint-url {runner.aws_endpoint}")
     print("\n".join(lines), flush=True)
 

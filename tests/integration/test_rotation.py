@@ -207,3 +207,33 @@ def test_rotation_passes_over_subscriptions_without_an_http_config(aws: str, sim
     new = current(secret_id)
     assert new["bearerToken"] != "old-token"
     assert http_config(sim, ours)["bearerTokenAuthConfig"]["bearerToken"] == new["bearerToken"]
+
+
+def test_revoking_the_previous_credential_ends_it_at_once(aws: str, sim: TenantSimulator) -> None:
+    """Issue 27 item 3: after "rotate now", a leaked credential stayed valid as `previous` until the
+    next rotation (30 days by default)."""
+    # Given a rotation that replaced the leaked token
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="leaked", SecretString=json.dumps({"bearerToken": "leaked"}))["ARN"]
+    rotation = InboundRotation(sm, client(sim), AuthType.BEARER_TOKEN, BASE, propagation_seconds=0)
+    version = str(uuid.uuid4())
+    for step in STEPS:
+        rotation.run(step, secret_id, version)
+    assert accepts(AuthType.BEARER_TOKEN, secret_id, bearer("leaked"))
+    # When the previous credential is revoked
+    assert rotation.revoke_previous(secret_id) is True
+    # Then the leaked token is refused, the current one still passes, and a second revoke has nothing to do
+    new = current(secret_id)
+    assert "previous" not in new
+    assert not accepts(AuthType.BEARER_TOKEN, secret_id, bearer("leaked"))
+    assert accepts(AuthType.BEARER_TOKEN, secret_id, bearer(new["bearerToken"]))
+    assert rotation.revoke_previous(secret_id) is False
+
+
+def test_revoking_is_refused_while_another_version_is_pending(aws: str, sim: TenantSimulator) -> None:
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="pending", SecretString=json.dumps({"bearerToken": "first"}))["ARN"]
+    rotation = InboundRotation(sm, client(sim), AuthType.BEARER_TOKEN, BASE, propagation_seconds=0)
+    rotation.run("createSecret", secret_id, str(uuid.uuid4()))  # an abandoned rotation
+    with pytest.raises(RotationError, match="AWSPENDING"):
+        rotation.revoke_previous(secret_id)
