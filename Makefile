@@ -27,8 +27,9 @@ $(STAMP): pyproject.toml layers/idn_triggers/requirements.txt
 
 venv: $(STAMP)  ## create .venv with everything the project needs
 
-run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" for options
-	$(BIN)/python -m idn_local $(ARGS)
+run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" for options; secrets in SAILPOINT_CLIENT_SECRET / IDN_LOCAL_AUTH, never ARGS
+	@echo "$(BIN)/python -m idn_local ..."
+	@$(BIN)/python -m idn_local $(ARGS)
 
 simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 8400 --client-id X --client-secret Y"
 	$(BIN)/python -m idn_simulator $(ARGS)
