@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from idn_local.functions import LocalFunction
 from idn_local.gateway_events import proxy_event
@@ -148,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
                     method=self.command,
                     path=path,
                     resource=route.resource,
-                    path_parameters={k: unquote(v) for k, v in match.groupdict().items()},
+                    # as received, like API Gateway: the receiver decodes its triggerId once
+                    path_parameters=match.groupdict(),
                     headers=dict(self.headers.items()),
                     query=parse_qs(url.query) or None,
                     body=body,

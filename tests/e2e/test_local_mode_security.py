@@ -84,6 +84,22 @@ def test_a_failing_local_action_answers_no_exception_text(runner: LocalRunner) -
     assert answer.status_code == 500 and "internal-detail" not in answer.text
 
 
+def test_the_trigger_id_is_url_decoded_once(runner: LocalRunner) -> None:
+    """Issue 27 item 10: local mode decoded it twice, so `%253A` reached the trigger like `:`."""
+    body = {"accessRequestId": "a", "requestedFor": [], "requestedItems": [], "requestedBy": {}}
+    headers = {"Authorization": f"Bearer {LEAKED}"}
+    once = requests.post(
+        f"{runner.api_url}/triggers/idn%3Aaccess-request-pre-approval", json=body, headers=headers, timeout=30
+    )
+    twice = requests.post(
+        f"{runner.api_url}/triggers/idn%253Aaccess-request-pre-approval",
+        json=body,
+        headers=headers,
+        timeout=30,
+    )
+    assert once.status_code != 404 and twice.status_code == 404
+
+
 def deliver(runner: LocalRunner, token: str) -> int:
     body = {"accessRequestId": "a", "requestedFor": [], "requestedItems": [], "requestedBy": {}}
     return requests.post(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any, Literal
+from urllib.parse import quote
 
 import requests
 
@@ -23,6 +24,14 @@ _PATHS: dict[str, dict[Family, str]] = {
     "subscriptions": {"v1": "/trigger-subscriptions/v1", "beta": "/beta/trigger-subscriptions"},
     "invocations": {"v1": "/trigger-invocations/v1", "beta": "/beta/trigger-invocations"},
 }
+
+
+def _segment(identifier: str) -> str:
+    """`/{identifier}` as one path segment: `/`, `?`, `#` and `%` escaped, and no dot segment (requests
+    resolves `..`, so `delete ../x` would have reached another path)."""
+    if identifier.strip(".") == "":
+        raise SailPointRejected(f"not an id: {identifier!r}", 400)
+    return "/" + quote(identifier, safe="")
 
 
 def http_config(subscription: dict[str, Any]) -> dict[str, Any]:
@@ -187,20 +196,20 @@ class SailPointClient:
         return dict(self.request("POST", self.path("subscriptions"), json=body))
 
     def replace_subscription(self, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.request("PUT", self.path("subscriptions", f"/{subscription_id}"), json=body))
+        return dict(self.request("PUT", self.path("subscriptions", _segment(subscription_id)), json=body))
 
     def patch_subscription(self, subscription_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(
             self.request(
                 "PATCH",
-                self.path("subscriptions", f"/{subscription_id}"),
+                self.path("subscriptions", _segment(subscription_id)),
                 json=operations,
                 content_type="application/json-patch+json",
             )
         )
 
     def delete_subscription(self, subscription_id: str) -> None:
-        self.request("DELETE", self.path("subscriptions", f"/{subscription_id}"))
+        self.request("DELETE", self.path("subscriptions", _segment(subscription_id)))
 
     def validate_filter(self, filter_expression: str, payload: Any) -> dict[str, Any]:
         return dict(
