@@ -433,3 +433,17 @@ def test_a_recorder_that_raises_changes_no_answer() -> None:
     expected = make_receiver(QUEUE).receive(PRE, AUTH, json.dumps(EXAMPLE))
     answered = archiving(RecordingArchive(fail=True)).receive(PRE, AUTH, json.dumps(EXAMPLE))
     assert (answered.status_code, answered.body) == (expected.status_code, expected.body)
+
+
+def test_a_mapping_key_in_an_error_location_is_data_and_never_echoed() -> None:
+    """Found by `make fuzz` (issue 27): `searchResults` is keyed by data; its keys were echoed."""
+    trigger = "idn:saved-search-complete"
+    payload = copy.deepcopy(trigger_document(trigger)["exampleInput"])
+    payload["searchResults"] = {"Jane-Doe-Private": "not an object"}
+    response = post(trigger, payload)
+    assert response.status_code == 400
+    assert "Jane-Doe-Private" not in response.json_body()
+    assert {
+        "field": "searchResults.*",
+        "problem": "Input should be a valid dictionary or instance of SavedSearchResults",
+    } in response.body["errors"]
