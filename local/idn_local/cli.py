@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--client-secret",
         action=NoSecretOnCommandLine,
-        help=f"refused: a command line is visible (ps, make's echo); set {CLIENT_SECRET_ENV} instead",
+        help=argparse.SUPPRESS,  # refused with a message: a command line is visible (ps, make's echo)
     )
     parser.add_argument(
         "--client-secret-file",

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # imported when started: moto and the simulator are slow to i
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # plain http only to a simulator on this machine
 
 
 class LocalModeError(Exception):
@@ -172,7 +174,15 @@ class LocalRunner:
     def _start_tenant(self) -> None:
         if self.options.tenant_url:
             if not (self.options.client_id and self.options.client_secret):
-                raise LocalModeError("--tenant-url needs --client-id and --client-secret")
+                raise LocalModeError(
+                    "--tenant-url needs --client-id and the secret in SAILPOINT_CLIENT_SECRET "
+                    "(or --client-secret-file)"
+                )
+            parts = urlsplit(self.options.tenant_url)
+            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+                raise LocalModeError(
+                    "--tenant-url must be https:// (the client secret would travel in clear)"
+                )
             self.tenant = self.sailpoint_client(self.options.tenant_url)
             try:
                 self.tenant.tokens.token()  # fail now, in one line, if the tenant is wrong or unreachable

@@ -88,3 +88,10 @@ def test_make_run_against_a_real_tenant_shows_no_secret_in_the_terminal_or_ps(
     for secret in (CLIENT_SECRET, INBOUND):
         assert secret not in terminal, terminal
         assert secret not in processes
+
+
+def test_a_plain_http_tenant_is_refused_before_the_client_secret_is_sent() -> None:
+    env = {**os.environ, "SAILPOINT_CLIENT_SECRET": CLIENT_SECRET}
+    process = make_run("--tenant-url http://acme.api.identitynow.com --client-id x --no-demo --port 0", env)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0 and "must be https://" in output and "Traceback" not in output
