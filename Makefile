@@ -32,8 +32,9 @@ $(CHECKOV_STAMP): | $(STAMP)
 
 venv: $(STAMP) $(CHECKOV_STAMP)  ## create .venv with everything the project needs (checkov's own venv included)
 
-run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" for options
-	$(BIN)/python -m idn_local $(ARGS)
+run: $(STAMP)  ## run the whole system locally (no AWS account): ARGS="--help" for options; secrets in SAILPOINT_CLIENT_SECRET / IDN_LOCAL_AUTH, never ARGS
+	@echo "$(BIN)/python -m idn_local ..."
+	@$(BIN)/python -m idn_local $(ARGS)
 
 simulator: $(STAMP)  ## run only the SailPoint tenant simulator: ARGS="--port 8400 --client-id X --client-secret Y"
 	$(BIN)/python -m idn_simulator $(ARGS)
@@ -75,7 +76,7 @@ events: $(STAMP)  ## regenerate events/ from the trigger catalogue
 	$(BIN)/python scripts/generate_events.py
 
 fuzz: $(STAMP)  ## fuzz the receiver: >10,000 generated requests in-process plus an HTTP pass over local mode
-	FUZZ_PROFILE=deep $(BIN)/pytest tests/fuzz -q -p no:cacheprovider $(ARGS)
+	FUZZ_PROFILE=deep $(BIN)/pytest tests/fuzz -q -p no:cacheprovider --timeout=3600 $(ARGS)  # thousands of examples per test: the suite's 120 s hang guard is too short on a loaded machine
 
 soak: $(STAMP)  ## fault-injection soak of local mode (500 invocations, <= 5 min): nothing lost, nothing doubled
 	$(BIN)/python bench/soak.py $(ARGS)

@@ -16,11 +16,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from idn_local.functions import LocalFunction, load_functions
-from idn_local.gateway_server import ApiGateway, routes_for
+from idn_local.gateway_server import AdminActionRefused, ApiGateway, routes_for
 from idn_local.iam import LocalIam
 from idn_local.iam_roles import function_roles
 from idn_local.resources import LocalResources, _boto, events_client
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # imported when started: moto and the simulator are slow to i
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # plain http only to a simulator on this machine
 
 
 class LocalModeError(Exception):
@@ -153,12 +155,11 @@ class LocalRunner:
 
     # -- pieces ---------------------------------------------------------------------------
     def _start_aws(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         from idn_local import moto_bridges
+        from idn_local.moto_server import LocalMotoServer
 
         moto_bridges.apply()  # partner event buses: see moto_bridges for what differs from AWS
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto = LocalMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # no CORS, no browsers
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         # Everything boto3 does in this process goes to moto with throw-away credentials:
@@ -180,7 +181,15 @@ class LocalRunner:
     def _start_tenant(self) -> None:
         if self.options.tenant_url:
             if not (self.options.client_id and self.options.client_secret):
-                raise LocalModeError("--tenant-url needs --client-id and --client-secret")
+                raise LocalModeError(
+                    "--tenant-url needs --client-id and the secret in SAILPOINT_CLIENT_SECRET "
+                    "(or --client-secret-file)"
+                )
+            parts = urlsplit(self.options.tenant_url)
+            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+                raise LocalModeError(
+                    "--tenant-url must be https:// (the client secret would travel in clear)"
+                )
             self.tenant = self.sailpoint_client(self.options.tenant_url)
             try:
                 self.tenant.tokens.token()  # fail now, in one line, if the tenant is wrong or unreachable
@@ -254,6 +263,7 @@ class LocalRunner:
                 f"cannot listen on {self.options.host}:{self.options.port}: {error.strerror}"
             ) from None
         self.api.admin_actions["rotate-inbound-credential"] = self.rotate_inbound_credential
+        self.api.admin_actions["revoke-previous-credential"] = self.revoke_previous_credential
 
     def _start_api(self) -> None:
         assert self.stack is not None and self.api is not None
@@ -262,9 +272,14 @@ class LocalRunner:
         self.api.start()
         log.info("Receiver API on %s (POST /triggers/{triggerId})", self.api.url)
 
-    def rotate_inbound_credential(self) -> dict[str, str]:
-        """Run the template's rotation function through Secrets Manager's four steps, as a
-        RotationSchedule would; returns the new version id."""
+    @property
+    def admin_token(self) -> str:
+        """What `/_local/...` actions require as `Authorization: Bearer ...` (in the CLI env file)."""
+        assert self.api is not None
+        return self.api.admin_token
+
+    def _rotation(self) -> tuple[str, str]:
+        """The rotation function's name and the inbound secret's id, as the RotationSchedule wires them."""
         assert self.stack is not None
         schedules = [
             r["Properties"]
@@ -272,9 +287,29 @@ class LocalRunner:
             if r["Type"] == "AWS::SecretsManager::RotationSchedule"
         ]
         if not schedules or self.options.auth.type == "NO_AUTH":
-            raise LocalModeError("nothing to rotate: the template has no rotation schedule or auth is none")
-        function_name = schedules[0]["RotationLambdaARN"]["Fn::GetAtt"][0]
-        secret_id = str(self.stack.resolve(schedules[0]["SecretId"]))
+            raise AdminActionRefused(
+                "nothing to rotate: the template has no rotation schedule or auth is none"
+            )
+        return schedules[0]["RotationLambdaARN"]["Fn::GetAtt"][0], str(
+            self.stack.resolve(schedules[0]["SecretId"])
+        )
+
+    def revoke_previous_credential(self) -> dict[str, bool]:
+        """Invoke the rotation function as an operator does in AWS: the replaced credential ends now."""
+        from idn_triggers.rotation import RotationError
+
+        function_name, secret_id = self._rotation()
+        try:
+            result = self.functions[function_name].invoke({"action": "revokePrevious", "SecretId": secret_id})
+        except RotationError as error:
+            raise AdminActionRefused(str(error)) from None
+        log.info("previous inbound credential revoked: %s", bool(result and result.get("revoked")))
+        return {"revoked": bool(result and result.get("revoked"))}
+
+    def rotate_inbound_credential(self) -> dict[str, str]:
+        """Run the template's rotation function through Secrets Manager's four steps, as a
+        RotationSchedule would; returns the new version id."""
+        function_name, secret_id = self._rotation()
         version = str(uuid.uuid4())
         for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
             self.functions[function_name].invoke(

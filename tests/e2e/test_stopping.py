@@ -54,9 +54,7 @@ def command(what: str) -> list[str]:
         "--port",
         "0",
         "--no-demo",
-        "--auth",
-        "bearer:stop-test-token",
-    ]
+    ]  # the inbound token comes from IDN_LOCAL_AUTH (below), never argv
 
 
 def target(what: str, stdout: list[str]) -> tuple[str, dict[str, str], str]:
@@ -90,7 +88,8 @@ def start_load_and_stop(what: str, seed: int) -> Stop:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a hung one dumps its threads on SIGABRT
+        # a hung one dumps its threads on SIGABRT
+        env={**os.environ, "PYTHONFAULTHANDLER": "1", "IDN_LOCAL_AUTH": "bearer:stop-test-token"},
     )
     assert process.stdout is not None
     stdout = []

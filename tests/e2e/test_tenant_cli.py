@@ -139,7 +139,8 @@ def test_invoke_test_and_invocation_status(sim: TenantSimulator) -> None:
     started = cli(sim, "--json", "invoke-test", "idn:source-created")
     assert started.returncode == 0, started.stderr
     [invocation] = json.loads(started.stdout)["started"]
-    sim.wait_for_invocation(lambda r: r.id == invocation["id"] and r.settled, timeout=15)
+    record = sim.wait_for_invocation(lambda r: r.id == invocation["id"] and r.settled, timeout=15)
+    assert record.secret not in started.stdout  # the callback secret is never printed (issue 27)
     status = cli(sim, "invocations", "status", "--trigger", "idn:source-created")
     assert invocation["id"] in status.stdout and "failed" in status.stdout
 

@@ -1009,3 +1009,91 @@ def test_the_metrics_the_alarms_watch_are_the_ones_the_reconciler_publishes() ->
 
 def test_outputs_name_the_recovery_state_table() -> None:
     assert TEMPLATE["Outputs"]["RecoveryStateTableName"]["Value"] == {"Ref": "RecoveryStateTable"}
+
+
+# -- issue 27 item 8: an optional source-IP allow-list in front of the receiver --------------------
+def _deployed_rest_api(overrides: dict[str, str]) -> dict[str, Any]:
+    """The RestApi's properties as SAM transforms the template for `sam deploy`, conditions applied."""
+    import copy
+
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+    parameters = {
+        name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec
+    }
+    parameters.update(
+        SailPointClientId="id", SailPointClientSecret="secret", TenantApiUrl="https://t.api.identitynow.com"
+    )
+    parameters.update(overrides)
+
+    class NoManagedPolicyLookups:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    output = transform(copy.deepcopy(template), parameters, NoManagedPolicyLookups())
+    [api] = [r for r in output["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    properties = _pick_branches(output, api["Properties"], parameters)
+    return {key: value for key, value in properties.items() if value != NO_VALUE}  # as CloudFormation does
+
+
+def test_the_api_has_no_resource_policy_by_default() -> None:
+    assert "Policy" not in _deployed_rest_api({})
+
+
+def test_a_source_ip_allow_list_refuses_every_other_address_at_api_gateway() -> None:
+    ranges = "34.195.46.37/32,2600:1f18::/36"
+    policy = _deployed_rest_api({"SourceIpAllowList": ranges})["Policy"]
+    allow, deny = policy["Statement"]
+    assert (allow["Effect"], allow["Action"], allow["Resource"]) == (
+        "Allow",
+        "execute-api:Invoke",
+        "execute-api:/*",
+    )
+    assert "Condition" not in allow
+    assert (deny["Effect"], deny["Principal"], deny["Action"], deny["Resource"]) == (
+        "Deny",
+        "*",
+        "execute-api:Invoke",
+        "execute-api:/*",
+    )
+    assert deny["Condition"] == {
+        "NotIpAddress": {"aws:SourceIp": {"Fn::Split": [",", {"Ref": "SourceIpAllowList"}]}}
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("34.195.46.37/32", True),
+        ("34.195.46.37/32,52.4.168.0/22,2600:1f18::/36", True),
+        ("34.195.46.37 /32", False),
+        ("0.0.0.0/0;", False),
+        ("34.195.46.37/32,", False),
+    ],
+)
+def test_the_allow_list_parameter_takes_comma_separated_cidrs(value: str, allowed: bool) -> None:
+    pattern = TEMPLATE["Parameters"]["SourceIpAllowList"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://acme.api.identitynow.com", True),
+        ("http://127.0.0.1:8400", True),
+        ("http://acme.api.identitynow.com", False),
+        ("http://10.0.0.1:8400", False),
+        ("https://acme.api.identitynow.com/", False),
+    ],
+)
+def test_the_tenant_api_url_must_be_https_outside_local_mode(url: str, allowed: bool) -> None:
+    """Issue 27 item 7: the template refused nothing but a trailing slash; http sent secrets in clear."""
+    pattern = TEMPLATE["Parameters"]["TenantApiUrl"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, url) is not None) is allowed

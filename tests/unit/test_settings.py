@@ -104,3 +104,35 @@ def test_a_wrong_settings_file_fails_naming_it(
     env = settings_package(handler_package, files)
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         Knobs.from_env({**env, "HANDLER_SETTINGS": chosen})
+
+
+API_ENV = {"SAILPOINT_CLIENT_SECRET_ID": "client", "TOKEN_SECRET_ID": "token"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://acme.api.identitynow.com",
+        "http://10.0.0.5:8400",
+        "ftp://acme.api.identitynow.com",
+        "https://",
+        "acme.api.identitynow.com",
+    ],
+)
+def test_the_tenant_url_must_be_https_outside_local_mode(url: str) -> None:
+    """Issue 27 item 7: the client secret and tokens would cross the network in clear text."""
+    from idn_triggers.settings import SailPointApiSettings
+
+    with pytest.raises(ConfigurationError, match=r"TENANT_API_URL.*https://"):
+        SailPointApiSettings.from_env({**API_ENV, "TENANT_API_URL": url})
+    with pytest.raises(ConfigurationError, match=r"TENANT_API_URL.*https://"):
+        ReceiverSettings.from_env({"INBOUND_AUTH_TYPE": "NO_AUTH", "TENANT_API_URL": url})
+
+
+@pytest.mark.parametrize(
+    "url", ["https://acme.api.identitynow.com", "http://127.0.0.1:8400", "http://localhost:8400"]
+)
+def test_https_or_a_loopback_simulator_is_accepted(url: str) -> None:
+    from idn_triggers.settings import SailPointApiSettings
+
+    assert SailPointApiSettings.from_env({**API_ENV, "TENANT_API_URL": url}).tenant_api_url == url

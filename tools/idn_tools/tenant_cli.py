@@ -65,7 +65,11 @@ def cmd_invoke_test(args: argparse.Namespace) -> int:
     started = client(args).test_invocation(
         trigger, read_json(args.input), [args.subscription] if args.subscription else None
     )
-    invocations = started if isinstance(started, list) else []
+    # each invocation's callback `secret` completes it: never printed (issue 27)
+    invocations = [
+        {k: "***" if k == "secret" else v for k, v in i.items()} if isinstance(i, dict) else i
+        for i in (started if isinstance(started, list) else [])
+    ]
     if invocations and args.wait is not None:  # the outcome, not only the invocation id
         return send.report(args, client(args), trigger, [str(i.get("id")) for i in invocations])
     emit(

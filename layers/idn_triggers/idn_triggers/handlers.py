@@ -13,6 +13,7 @@ invoked, so a large catalogue does not slow cold start and a new handler needs n
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -56,6 +57,27 @@ class Deferred:
 DEFER = Deferred()
 
 
+@functools.cache
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every field name and alias of `model` and of the models its fields hold, at any depth: what
+    a validation error's location may name without naming data (a mapping's keys are data)."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    pending: list[Any] = [model]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            if item in seen:
+                continue
+            seen.add(item)
+            for name, info in item.model_fields.items():
+                names.update(n for n in (name, info.alias, info.validation_alias) if isinstance(n, str))
+                pending.append(info.annotation)
+        else:
+            pending.extend(typing.get_args(item))
+    return frozenset(names)
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerContext:
     """What a handler may want to know about the invocation besides its input."""
@@ -97,7 +119,9 @@ class TriggerHandler:
             return self.input_model.model_validate(payload)
         except ValidationError as error:
             raise InvalidPayload.from_pydantic(
-                f"payload does not match the {self.trigger_id} input model", error.errors()
+                f"payload does not match the {self.trigger_id} input model",
+                error.errors(),
+                field_names=field_names(self.input_model),
             ) from None
 
     def validated_output(self, result: Any) -> Any:

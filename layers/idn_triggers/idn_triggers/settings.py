@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -39,6 +40,22 @@ def _trigger_pairs(value: Any) -> Any:
             trigger_id, _, trigger_type = item.partition("=")
             pairs[trigger_id.strip()] = trigger_type.strip() or TriggerType.FIRE_AND_FORGET.value
         return pairs
+    return value
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _https_tenant(value: Any) -> Any:
+    """TENANT_API_URL: the client secret, access tokens and callback secrets go there, so https only;
+    plain http is for local mode's simulator on a loopback address."""
+    if isinstance(value, str) and value:
+        parts = urlsplit(value)
+        secure = parts.scheme.lower() == "https" and bool(parts.hostname)
+        if not secure and not (parts.scheme.lower() == "http" and parts.hostname in _LOOPBACK):
+            raise ValueError(
+                "must be an https:// URL (http:// only on 127.0.0.1 or localhost, for local mode)"
+            )
     return value
 
 
@@ -148,6 +165,7 @@ class ReceiverSettings(ServedTriggers):
     _deadline = field_validator("response_deadline", mode="before")(_duration)
 
     _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
+    _tenant = field_validator("tenant_api_url")(_https_tenant)
 
     @model_validator(mode="after")
     def _secret_when_authenticated(self) -> ReceiverSettings:
@@ -165,6 +183,8 @@ class SailPointApiSettings(EnvSettings):
     client_secret_id: str = Field(alias="SAILPOINT_CLIENT_SECRET_ID", min_length=1)
     token_secret_id: str = Field(alias="TOKEN_SECRET_ID", min_length=1)
     token_cache_seconds: int = Field(default=30, ge=0, le=300, alias="TOKEN_CACHE_SECONDS")
+
+    _tenant = field_validator("tenant_api_url")(_https_tenant)
 
 
 class WorkerSettings(SailPointApiSettings, ServedTriggers):

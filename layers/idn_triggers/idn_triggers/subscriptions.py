@@ -23,7 +23,7 @@ from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import known_triggers
 from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route
 from idn_triggers.eventbridge import partner_source_name
-from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound
+from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound, webhook_url
 
 logger = Logger()
 DispatchMode = Literal["SYNC", "ASYNC", "DYNAMIC"]
@@ -143,7 +143,7 @@ class SubscriptionManager:
         return {
             s["triggerId"]: s
             for s in self.api.list_subscriptions()
-            if str((s.get("httpConfig") or {}).get("url", "")).startswith(self.webhook_base_url)
+            if webhook_url(s).startswith(self.webhook_base_url)
         }
 
     def apply(
@@ -268,6 +268,6 @@ class SubscriptionManager:
                 raise SubscriptionConflict(
                     f"{subscription['triggerId']} allows one subscription and already has "
                     f"'{subscription.get('name')}' ({subscription.get('id')}, "
-                    f"{(subscription.get('httpConfig') or {}).get('url', subscription.get('type', 'no URL'))}); "
+                    f"{webhook_url(subscription) or subscription.get('type') or 'no URL'}); "
                     "delete it or remove the trigger"
                 )

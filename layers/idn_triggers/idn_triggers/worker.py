@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from idn_triggers.archive import processed_record
 from idn_triggers.callback import CallbackOutcome
 from idn_triggers.catalogue import TriggerInfo, configured_trigger, known_triggers
-from idn_triggers.envelope import ResponseMode, callback_url_problem
+from idn_triggers.envelope import ResponseMode, callback_url_problem, completion_url
 from idn_triggers.errors import TriggerError
 from idn_triggers.eventbridge import MalformedEvent, is_eventbridge_event, queued_from_event
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
@@ -327,9 +327,9 @@ class Worker:
         receive_count: int = 1,
     ) -> WorkerOutcome:
         assert message.callback_url is not None and message.secret is not None
-        result = self.callbacks.complete(
-            message.callback_url, message.secret.get_secret_value(), output=output, error=error
-        )
+        # Rebuilt from the tenant's URL and the vetted invocation id: the request goes nowhere else.
+        url = completion_url(message.callback_url, self.settings.tenant_api_url)
+        result = self.callbacks.complete(url, message.secret.get_secret_value(), output=output, error=error)
         fields = {**message.log_fields(), "callback": result.reason}
         if result.outcome is CallbackOutcome.COMPLETED:
             logger.info(
