@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "WORK_QUEUE_URL": queue,
             "TENANT_API_URL": TENANT,
             "PREAPPROVAL_REVIEW_ITEMS": "Engineering Access",
+            "PRODUCT_TEST_REVIEW_ITEMS": "Engineering Access",  # the same, when the tests run it
             "ARCHIVE_BUCKET": bucket,
         }
     )

@@ -94,7 +94,12 @@ def fresh_phase(runner: Any, mode: str, warm: int) -> None:
     """Forget earlier invocations (waits scan them all), subscribe, and warm the path."""
     runner.simulator.reset()  # also forgets every token issued so far:
     runner.tenant = runner.sailpoint_client(runner.simulator.url)  # ours,
-    for timer in runner.timers:  # and the stored one, which the token refresher replaces as in AWS
+    import boto3  # and the stored one, which the token refresher replaces as in AWS once it is gone
+
+    boto3.client("secretsmanager", endpoint_url=runner.aws_endpoint).put_secret_value(
+        SecretId=runner.stack.physical_ids["AccessTokenSecret"], SecretString="{}"
+    )  # (it writes at most every 10 minutes otherwise)
+    for timer in runner.timers:
         if timer.function.name.startswith("TokenRefresher"):
             timer.fire()
     subscribe(runner, mode)

@@ -52,6 +52,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "eventbridge_latency": ([], ["--invocations", "3", "--warm", "1"]),
     "reconcile": ([], ["--entries", "100"]),
     "storm": ([], ["--burst", "50", "--senders", "8", "--async", "20", "--depth-probe", "0,100"]),
+    "handler_reload": ([], ["--edits", "3"]),
 }
 
 

@@ -8,6 +8,7 @@ and the template tests check the options that are off by default (SnapStart, a c
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ ALL_ON = {
     "PartnerEventSources": "aws.partner/sailpoint.com/54d68478-7e9b-46f5-ae82-89a5055df5f2/idn/identity-created",
     "KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "CreateApiGatewayLogsRole": "true",
-    "ReservedConcurrency": "false",
+    "ApiAccessLogs": "true",
+    "ReservedConcurrency": "true",
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
     "SubscribeTriggers": "idn:access-request-pre-approval",
     "PublicWebhookBaseUrl": "https://hooks.example.com/triggers/",
@@ -47,10 +49,22 @@ def variant(defaults: dict[str, str], out: Path) -> Path:
 
 
 def main(argv: list[str]) -> None:
-    if not argv:
-        raise SystemExit(__doc__)
-    pairs = dict(arg.split("=", 1) for arg in argv[1:]) if len(argv) > 1 else ALL_ON
-    variant(pairs, Path(argv[0]))
+    parser = argparse.ArgumentParser(
+        prog="template_variant.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="Without NAME=VALUE pairs, every option is on: "
+        + " ".join(f"{k}={v}" for k, v in ALL_ON.items()),
+    )
+    parser.add_argument("out", metavar="OUT.json", help="where to write the template, as JSON")
+    parser.add_argument("pairs", nargs="*", metavar="NAME=VALUE", help="parameter defaults to change")
+    args = parser.parse_args(argv)
+    if args.out.startswith("-"):
+        parser.error(f"unrecognized option {args.out}")
+    malformed = [pair for pair in args.pairs if "=" not in pair]
+    if malformed:
+        parser.error(f"expected NAME=VALUE, got {', '.join(malformed)}")
+    pairs = dict(pair.split("=", 1) for pair in args.pairs) if args.pairs else ALL_ON
+    variant(pairs, Path(args.out))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,12 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+# The product's tests drive handlers of their own (tests/product_handlers), never the user's room
+# (layers/trigger_handlers), whose templates users rewrite: see tests/product_handlers/__init__.py.
+# PYTHONPATH: the processes the tests start (local mode, bench scripts) import them too.
+ROOT = str(Path(__file__).resolve().parent.parent)
+os.environ["HANDLERS_PACKAGE"] = "tests.product_handlers"
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 
 
 @pytest.fixture(scope="session")

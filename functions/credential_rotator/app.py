@@ -1,7 +1,8 @@
 """Inbound credential rotator: Secrets Manager's rotation function for the receiver's credential.
 
 Secrets Manager calls it four times per rotation (createSecret, setSecret, testSecret,
-finishSecret); the steps live in `idn_triggers.rotation`.
+finishSecret); the steps live in `idn_triggers.rotation`. An operator invokes it with
+`{"action": "revokePrevious", "SecretId": ...}` to end the replaced credential's validity at once.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ rotation = InboundRotation(
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    if event.get("action") == "revokePrevious":  # an operator's `aws lambda invoke` (SECURITY.md)
+        return {"revoked": rotation.revoke_previous(str(event["SecretId"]))}
     logger.info("rotation step", extra={"step": event.get("Step")})
     rotation.run(str(event["Step"]), str(event["SecretId"]), str(event["ClientRequestToken"]))
+    return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from idn_triggers.handlers import HandlerRegistry
+from idn_triggers.handlers import package_registry
 from idn_triggers.observability import traced
 from idn_triggers.receiver import (
     NOT_FOUND_BODY,
@@ -26,7 +26,6 @@ from idn_triggers.receiver import (
 )
 from idn_triggers.settings import ReceiverSettings
 from idn_triggers.snapstart import receiver_hooks
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 settings = ReceiverSettings.from_env()
 logger = Logger()
 metrics = Metrics()
-receiver = Receiver.from_settings(settings, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS))
+receiver = Receiver.from_settings(settings, package_registry(settings.handlers_package))
 receiver_hooks(receiver)  # SnapStart: warm before the snapshot, refresh after a restore (no-op elsewhere)
 
 

@@ -11,17 +11,21 @@ queue, and Delete removes rule, bus and subscription. The physical id is then
 
 The same function serves `Custom::SailPointPartnerEventBuses`: partner sources of subscriptions made
 by hand (listed in the template), associated and routed the same way; Delete removes rules and buses.
+And `Custom::FunctionConfigurations`: a digest per function of its parameter-made configuration,
+which the receiver's and the worker's version descriptions carry (a change publishes a new version).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idn_triggers.auth import AuthType, SecretsManagerCredentials
-from idn_triggers.custom_resource import run_custom_resource
+from idn_triggers.custom_resource import configuration_digests, run_custom_resource
 from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route, events_client, rule_name
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
@@ -38,6 +42,7 @@ DEPRECATIONS.metrics = True
 budget = budget_from_settings(settings)  # SailPoint's per-client budget, shared with every function
 api = SailPointClient(settings.tenant_api_url, provider_from_settings(settings, budget), budget=budget)
 PARTNER_BUSES_TYPE = "Custom::SailPointPartnerEventBuses"
+CONFIGURATIONS_TYPE = "Custom::FunctionConfigurations"
 
 
 def manager(webhook_base_url: str) -> SubscriptionManager:
@@ -73,7 +78,9 @@ def route(properties: dict[str, Any]) -> Route:
     )
 
 
-def event_bridge_manager(properties: dict[str, Any]) -> SubscriptionManager:
+def event_bridge_manager(
+    properties: dict[str, Any], time_left: Callable[[], float] | None = None
+) -> SubscriptionManager:
     owner = str(properties.get("Owner", "sailpoint-triggers"))
     target = EventBridgeTarget(
         account=str(properties["AwsAccount"]),
@@ -81,6 +88,7 @@ def event_bridge_manager(properties: dict[str, Any]) -> SubscriptionManager:
         buses=PartnerBuses(events_client()),
         route=route(properties),
         source_wait_seconds=float(properties.get("SourceWaitSeconds", 60)),
+        time_left=time_left,
     )
     return SubscriptionManager(
         api,
@@ -117,28 +125,40 @@ def handle_partner_buses(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return physical_id, {"Associated": len(sources)}
 
 
-def handle(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def previous_manager(event: dict[str, Any], new_physical_id: str) -> SubscriptionManager | None:
+    """On an Update that changes the physical id (URL, stage or transport): the old set's manager."""
+    old_id = str(event.get("PhysicalResourceId", ""))
+    if event["RequestType"] != "Update" or old_id == new_physical_id:
+        return None
+    if old_id.startswith("eventbridge:"):
+        return event_bridge_manager(event.get("OldResourceProperties", {}))
+    return manager(old_id) if old_id.startswith("http") else None
+
+
+def handle(event: dict[str, Any], time_left: Callable[[], float] | None = None) -> tuple[str, dict[str, Any]]:
     properties = event.get("ResourceProperties", {})
     if event.get("ResourceType") == PARTNER_BUSES_TYPE:
         return handle_partner_buses(event)
+    if event.get("ResourceType") == CONFIGURATIONS_TYPE:  # nothing to create or delete: digests only
+        return "function-configurations", configuration_digests(properties)
     if event["RequestType"] == "Delete" and str(event.get("PhysicalResourceId", "")).startswith(
         "eventbridge:"
     ):
         removed = event_bridge_manager(properties).remove_all()
         return str(event["PhysicalResourceId"]), {"Removed": removed}
     if event["RequestType"] != "Delete" and properties.get("SubscriptionType") == "EVENTBRIDGE":
-        manager_ = event_bridge_manager(properties)
-        ids = manager_.apply(specs(properties))
+        manager_ = event_bridge_manager(properties, time_left)
         physical_id = (
             f"eventbridge:{properties['AwsAccount']}:{properties['AwsRegion']}:{properties.get('Owner', '')}"
         )
+        ids = manager_.apply(specs(properties), previous_manager(event, physical_id))
         return physical_id, {"SubscriptionIds": ",".join(ids.values())}
     if event["RequestType"] == "Delete":
         base = str(event.get("PhysicalResourceId", ""))
         removed = manager(base).remove_all() if base.startswith("http") else 0
         return base, {"Removed": removed}
     base = str(properties["WebhookBaseUrl"])
-    ids = manager(base).apply(specs(properties))
+    ids = manager(base).apply(specs(properties), previous_manager(event, base))
     return base, {"SubscriptionIds": ",".join(ids.values())}
 
 
@@ -146,4 +166,6 @@ def handle(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info("subscriptions change", extra={"request_type": event.get("RequestType")})
-    run_custom_resource(event, handle)
+    run_custom_resource(
+        event, partial(handle, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    )

@@ -1,4 +1,4 @@
-"""Token refresher: on a schedule, run the client-credentials grant and store the token.
+"""Token refresher: every minute, store a new token once the stored one is 10 minutes old.
 
 A failure keeps the last good token (nothing is written), emits a `TokenRefreshFailed` metric and
 raises, so the schedule's retry policy, the function's error alarm and its DLQ all see it. The
@@ -19,7 +19,10 @@ from idn_triggers.errors import ConfigurationError
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.settings import TokenRefresherSettings
 from idn_triggers.token_store import (
+    StoredToken,
     budget_from_settings,
+    parse_stored_token,
+    refresh_due,
     refresh_stored_token,
     secret_reader,
     stored_token_age,
@@ -50,14 +53,21 @@ def store(secret_string: str) -> None:
     secrets_manager.put_secret_value(SecretId=settings.token_secret_id, SecretString=secret_string)
 
 
-def record_stored_token_age() -> None:
-    """The age and remaining life of the token consumers read now (before this refresh): the
-    dashboard's view of a refresher that has stopped refreshing. Never the token itself."""
+def read_stored_token() -> StoredToken | None:
+    """The token consumers read now; None (so a refresh) when it is missing or unreadable."""
     try:
-        found = stored_token_age(read_secret(settings.token_secret_id, 0, force=True))
+        value = read_secret(settings.token_secret_id, 0, force=True)
     except Exception as error:  # a missing or unreadable secret: the refresh below reports it
         logger.warning("stored token unreadable", extra={"error_type": type(error).__name__})
-        return
+        return None
+    record_stored_token_age(value)
+    return parse_stored_token(value)
+
+
+def record_stored_token_age(value: Any) -> None:
+    """The age and remaining life of the token consumers read now (before this refresh): the
+    dashboard's view of a refresher that has stopped refreshing. Never the token itself."""
+    found = stored_token_age(value)
     if found is None:
         return
     age, remaining = found
@@ -70,7 +80,9 @@ def record_stored_token_age() -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    record_stored_token_age()
+    stored = read_stored_token()
+    if stored is not None and not refresh_due(stored):
+        return {"expiresAt": stored.expires_at, "written": False}
     try:
         token = refresh_stored_token(grant, store)
     except (TokenUnavailable, ConfigurationError) as error:
@@ -79,4 +91,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     metrics.add_metric(name="TokenRefreshed", unit=MetricUnit.Count, value=1)
     logger.info("access token refreshed", extra={"expires_at": token.expires_at, "scope": token.scope})
-    return {"expiresAt": token.expires_at}
+    return {"expiresAt": token.expires_at, "written": True}

@@ -33,7 +33,7 @@ from idn_triggers.archive import ArchiveRecorder
 from idn_triggers.callback import CallbackClient
 from idn_triggers.deprecations import DEPRECATIONS
 from idn_triggers.eventbridge import trigger_id_of
-from idn_triggers.handlers import HandlerRegistry
+from idn_triggers.handlers import package_registry
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 from idn_triggers.queue import ReceivedAttributes
 from idn_triggers.settings import WorkerSettings
@@ -41,7 +41,6 @@ from idn_triggers.snapstart import worker_hooks
 from idn_triggers.token_store import budget_from_settings, provider_from_settings
 from idn_triggers.trigger_control import TriggerControls
 from idn_triggers.worker import Worker, WorkerOutcome
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 settings = WorkerSettings.from_env()
 logger = Logger()
@@ -58,7 +57,7 @@ callbacks = CallbackClient(tokens, timeout=settings.callback_timeout_seconds, bu
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 worker = Worker(
     settings,
-    HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS),
+    package_registry(settings.handlers_package),
     callbacks,
     boto3.client("sqs"),
     run_once=idempotent_function(

@@ -5,17 +5,35 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import secrets
 import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from idn_local.logs import FunctionOutput
 from idn_local.logs import configure as configure_logging
 from idn_local.runner import ROOT, InboundAuth, LocalModeError, LocalOptions, LocalRunner
-from idn_local.stack import TemplateError
+from idn_local.stack import REGION, TemplateError
 from idn_simulator.stopping import StopOnSignals, exit_now, stop_within
+
+# Secrets come from the environment or a file, never from argv: `ps` shows every process's command
+# line to every user, and `make run ARGS=...` would echo it.
+CLIENT_SECRET_ENV = "SAILPOINT_CLIENT_SECRET"  # noqa: S105 - a variable name
+AUTH_ENV = "IDN_LOCAL_AUTH"
+
+
+class NoSecretOnCommandLine(argparse.Action):
+    """Refuse a secret given as an option, without repeating it in the error."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        parser.exit(
+            2,
+            f"error: {self.option_strings[0]} takes no secret on the command line (ps and make's echo "
+            f"show it): export {CLIENT_SECRET_ENV}=... or use --client-secret-file PATH\n",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,11 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--client-id", help="SailPoint API client id (simulator: accepted id; default generated)"
     )
-    parser.add_argument("--client-secret", help="SailPoint API client secret (never printed)")
+    parser.add_argument(
+        "--client-secret",
+        action=NoSecretOnCommandLine,
+        help=argparse.SUPPRESS,  # refused with a message: a command line is visible (ps, make's echo)
+    )
+    parser.add_argument(
+        "--client-secret-file",
+        type=Path,
+        metavar="PATH",
+        help=f"read the API client secret from this file (else {CLIENT_SECRET_ENV}; needed with --tenant-url)",
+    )
     parser.add_argument(
         "--auth",
-        metavar="none|basic:USER:PASS|bearer:TOKEN",
-        help="credential SailPoint presents to the receiver (default: bearer, generated)",
+        metavar="none|basic[:USER]|bearer",
+        help=f"how SailPoint authenticates to the receiver (default: bearer); the credential comes from "
+        f"{AUTH_ENV} (e.g. bearer:TOKEN or basic:USER:PASS), else it is generated",
     )
     parser.add_argument("--simulator-port", type=int, default=0, help="simulator port (default: a free one)")
     parser.add_argument(
@@ -54,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--exit-after-demo", action="store_true", help="stop after the demo report (for scripts)"
+    )
+    parser.add_argument(
+        "--no-iam",
+        action="store_true",
+        help="do not enforce the functions' IAM roles (on by default: each function runs with exactly "
+        "its template role)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request too (logs go to stderr, never stdout)"
@@ -80,12 +115,52 @@ def options_from(args: argparse.Namespace) -> LocalOptions:
         port=args.port,
         tenant_url=args.tenant_url,
         client_id=args.client_id,
-        client_secret=args.client_secret,
-        auth=InboundAuth.parse(args.auth),
+        client_secret=client_secret(args, os.environ),
+        auth=inbound_auth(args.auth, os.environ),
         simulator_port=args.simulator_port,
         template=args.template,
         parameter_overrides=overrides,
+        enforce_iam=not args.no_iam,
     )
+
+
+def client_secret(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The real tenant's API client secret, from --client-secret-file or SAILPOINT_CLIENT_SECRET.
+    Without --tenant-url the simulator generates its own (a shell's real secret is not reused)."""
+    if args.client_secret_file is not None:
+        try:
+            secret = str(args.client_secret_file.read_text(encoding="utf-8")).strip()
+        except (OSError, UnicodeError) as error:
+            raise LocalModeError(
+                f"cannot read --client-secret-file: {getattr(error, 'strerror', None) or error}"
+            ) from None
+        if not secret:
+            raise LocalModeError("--client-secret-file is empty")
+        return secret
+    return (environ.get(CLIENT_SECRET_ENV) or None) if args.tenant_url else None
+
+
+def inbound_auth(flag: str | None, environ: Mapping[str, str]) -> InboundAuth:
+    """`--auth` names the kind (and a Basic user) only; a chosen credential comes from IDN_LOCAL_AUTH
+    (`bearer:TOKEN`, `basic:USER:PASS`), never from argv. None chosen: one is generated."""
+    chosen = environ.get(AUTH_ENV) or None
+    if flag is None:
+        return InboundAuth.parse(chosen)
+    kind, _, rest = flag.partition(":")
+    if (kind == "bearer" and rest) or (kind == "basic" and ":" in rest):
+        raise LocalModeError(
+            f"--auth takes no secret on the command line (ps and make's echo show it): "
+            f"export {AUTH_ENV}={kind}:... and give --auth {kind}" + (":USER" if kind == "basic" else "")
+        )
+    if flag == "none":
+        return InboundAuth.parse("none")
+    if flag == "bearer":
+        return InboundAuth.parse(chosen if chosen and chosen.startswith("bearer:") else None)
+    if kind == "basic" and rest:
+        if chosen and chosen.startswith(f"basic:{rest}:"):
+            return InboundAuth.parse(chosen)
+        return InboundAuth.parse(f"basic:{rest}:{secrets.token_urlsafe(24)}")
+    raise LocalModeError(f"--auth must be none, basic:USER or bearer (the credential: {AUTH_ENV})")
 
 
 # What the "local" extra installs beyond the operator tools' dependencies.
@@ -176,17 +251,30 @@ def quiet_stdout() -> None:
 
 
 def write_cli_env_file(runner: LocalRunner) -> Path | None:
-    """The simulator's API client for `idn-triggers`, in a file only this user can read (removed on
-    stop): the secret is never printed, and `set -a; . FILE` points the CLI at this run."""
-    if runner.simulator is None:
-        return None
+    """This run's local admin token, moto as its AWS (endpoint, region, the emulator's placeholder
+    keys: what `doctor` checks partner event sources with) and, with the simulator, its API client for
+    `idn-triggers`, in a file only this user can read (removed on stop): no secret is printed, and
+    `set -a; . FILE` points the CLI and `python -m idn_local.rotate` at this run."""
     folder = Path(tempfile.mkdtemp(prefix="idn-local-"))
     path = folder / "idn-triggers.env"
     values = {
-        "SAILPOINT_TENANT_URL": runner.tenant_url,
-        "SAILPOINT_CLIENT_ID": runner.client_id,
-        "SAILPOINT_CLIENT_SECRET": runner.client_secret,
+        "IDN_LOCAL_ADMIN_TOKEN": runner.admin_token,
+        "AWS_ENDPOINT_URL": runner.aws_endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",  # moto's placeholders, as the local functions use
+        "AWS_SECRET_ACCESS_KEY": "local",
     }
+    auth = runner.options.auth
+    if auth.type == "BEARER_TOKEN":
+        values[AUTH_ENV] = f"bearer:{auth.secret}"
+    elif auth.type == "BASIC_AUTH":
+        values[AUTH_ENV] = f"basic:{auth.user}:{auth.secret}"
+    if runner.simulator is not None:  # a real tenant's client secret is the user's own: not copied
+        values |= {
+            "SAILPOINT_TENANT_URL": runner.tenant_url,
+            "SAILPOINT_CLIENT_ID": runner.client_id,
+            "SAILPOINT_CLIENT_SECRET": runner.client_secret,
+        }
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.writelines(f"{key}={shlex.quote(str(value))}\n" for key, value in values.items())
@@ -200,6 +288,9 @@ def print_banner(runner: LocalRunner, env_file: Path | None = None) -> None:
         "BEARER_TOKEN": f"Authorization: Bearer {auth.secret}",
         "BASIC_AUTH": f"Basic user {auth.user!r}, password {auth.secret!r}",
     }[auth.type]
+    if auth.type != "NO_AUTH" and (runner.simulator is None or os.environ.get(AUTH_ENV)):
+        # shown only when generated for a simulator run; a chosen or real-tenant one stays off screen
+        credential = f"not shown; {AUTH_ENV} in {env_file}" if env_file else "not shown"
     http_on = runner.stack is not None and "ReceiverFunction" in runner.stack.resources
     lines = [
         f"Receiver:    {runner.api_url}/triggers/{{triggerId}}"
@@ -210,12 +301,19 @@ def print_banner(runner: LocalRunner, env_file: Path | None = None) -> None:
         f"API client:  {runner.client_id}"
         + ("  (secret generated for this run)" if not runner.options.client_secret else ""),
         f"AWS (moto):  {runner.aws_endpoint}",
+        "IAM:         enforced - each function runs with exactly its template role; a denial is logged "
+        "(--no-iam turns it off)"
+        if runner.options.enforce_iam
+        else "IAM:         !!! NOT ENFORCED (--no-iam): functions may call anything; a missing permission "
+        "shows only in AWS !!!",
     ]
-    if env_file is not None:
+    if env_file is not None and runner.simulator is not None:
         lines += [
-            f"CLI:         set -a; . {env_file}; set +a   # the simulator's client id and secret",
+            f"CLI:         set -a; . {env_file}; set +a   # the simulator's client, moto as AWS, the admin token",
             "             .venv/bin/idn-triggers subscriptions list",
         ]
+    elif env_file is not None:
+        lines.append(f"Admin:       set -a; . {env_file}; set +a   # the local admin token")
     lines.append(f"DLQ:         .venv/bin/idn-triggers-ops dlq list --endpoint-url {runner.aws_endpoint}")
     print("\n".join(lines), flush=True)
 

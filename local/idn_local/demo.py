@@ -7,7 +7,9 @@ the same demo runs against the simulator or a real tenant.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from idn_local.runner import LocalModeError, LocalRunner
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import trigger_document
 from idn_triggers.event_buses import PartnerSourceNotFound
-from idn_triggers.handlers import HandlerRegistry
+from idn_triggers.handlers import package_registry
 from idn_triggers.sailpoint_api import SailPointApiError
 from idn_triggers.subscriptions import (
     DispatchMode,
@@ -25,7 +27,6 @@ from idn_triggers.subscriptions import (
     SubscriptionManager,
     SubscriptionSpec,
 )
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 PRE = "idn:access-request-pre-approval"
 DYN = "idn:access-request-dynamic-approver"
@@ -45,8 +46,8 @@ class DemoStep:
 DEMO_STEPS = [
     DemoStep(PRE, "SYNC", "SYNC"),
     DemoStep(PRE, "ASYNC", "ASYNC"),
-    DemoStep(PRE, "DYNAMIC", "DYNAMIC, answered now", rename_item="Read-only Access"),
-    DemoStep(PRE, "DYNAMIC", "DYNAMIC, deferred"),
+    DemoStep(PRE, "DYNAMIC", "DYNAMIC", rename_item="Read-only Access"),
+    DemoStep(PRE, "DYNAMIC", "DYNAMIC"),
     DemoStep(DYN, "ASYNC", "ASYNC"),
     DemoStep("idn:identity-created", "SYNC", "fire-and-forget"),
     DemoStep("idn:identity-attributes-changed", "SYNC", "fire-and-forget"),
@@ -60,6 +61,31 @@ class DemoResult:
     outcome: str
     answer: str
     seconds: float | None
+    happened: str = "-"  # what the receiver did with it, when the tenant is the simulator
+
+
+# How the simulator's record of an invocation was completed -> what happened, in words.
+HAPPENED = {
+    "sync-response": "answered now (200)",
+    "dynamic-response": "answered now (200)",
+    "delivery": "acknowledged (200), queued for the worker",  # fire-and-forget: nothing to complete
+    "callback": "acknowledged (200), completed by the worker",
+}
+
+
+def what_happened(runner: LocalRunner, invocation_id: str) -> str:
+    """Read from the simulator's record (a real tenant's status API does not say): how the receiver
+    answered, and who completed the invocation."""
+    if runner.simulator is None:
+        return "-"
+    try:
+        record = runner.simulator.invocation(invocation_id)
+    except KeyError:
+        return "-"
+    status = record.delivery.status if record.delivery is not None else None
+    if status == 202:
+        return "deferred (202), completed by the worker"
+    return HAPPENED.get(record.completed_via or "", f"answered {status}" if status else "not delivered")
 
 
 def subscriptions_manager(runner: LocalRunner) -> SubscriptionManager:
@@ -96,7 +122,7 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
     manager = subscriptions_manager(runner)
     desired: dict[str, SubscriptionSpec] = {}
     results = []
-    registry = HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
+    registry = package_registry(os.environ.get("HANDLERS_PACKAGE") or "trigger_handlers")
     http_on = "ReceiverFunction" in runner.stack.resources  # Transport=EVENTBRIDGE has no receiver
     for step in DEMO_STEPS if http_on else []:
         if not registry.has_handler(step.trigger_id):
@@ -108,7 +134,11 @@ def run_demo(runner: LocalRunner) -> list[DemoResult]:
             runner.tenant.test_invocation(step.trigger_id, demo_input(step), [subscription_id])
         except (SailPointApiError, SubscriptionConflict) as error:
             raise LocalModeError(f"demo: {error}") from None
-        results.append(describe(step.trigger_id, step.label, wait_for_status(runner, step.trigger_id, known)))
+        status = wait_for_status(runner, step.trigger_id, known)
+        result = describe(step.trigger_id, step.label, status)
+        if status is not None:
+            result = dataclasses.replace(result, happened=what_happened(runner, str(status["id"])))
+        results.append(result)
     # a real tenant cannot reach moto's account: the EventBridge row needs the simulator
     if runner.event_bridge_on and runner.simulator is not None and registry.has_handler(PRE):
         desired.pop(PRE, None)  # a request-response trigger takes one subscription: EventBridge's now
@@ -138,7 +168,8 @@ def eventbridge_row(
         runner.tenant.test_invocation(PRE, None, [subscription_id])
     except (SailPointApiError, SubscriptionConflict, PartnerSourceNotFound) as error:
         raise LocalModeError(f"demo: {error}") from None
-    return describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
+    result = describe(PRE, "EventBridge (callback)", wait_for_status(runner, PRE, known))
+    return dataclasses.replace(result, happened="put on the event bus, completed by the worker")
 
 
 def describe(trigger_id: str, mode: str, status: dict[str, Any] | None) -> DemoResult:
@@ -160,11 +191,12 @@ def _parse(stamp: str) -> datetime:
 
 
 def print_report(results: list[DemoResult]) -> None:
-    rows = [("trigger", "mode", "outcome", "time", "answer")]
+    rows = [("trigger", "subscription", "what happened", "outcome", "time", "answer")]
     rows += [
         (
             r.trigger_id,
             r.mode,
+            r.happened,
             r.outcome,
             "-" if r.seconds is None else f"{r.seconds * 1000:.0f} ms",
             r.answer,

@@ -17,7 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from idn_local.iam import Identity, running_as
 from idn_local.logs import CURRENT_FUNCTION, route_function_logs
+from idn_local.reload import HandlerReloader
 from idn_local.stack import FunctionSpec, Stack, TemplateError
 
 
@@ -42,13 +44,19 @@ class LocalFunction:
     """One loaded function: call it like Lambda would."""
 
     def __init__(
-        self, spec: FunctionSpec, handler: Callable[[dict[str, Any], Any], Any], service: str | None = None
+        self,
+        spec: FunctionSpec,
+        handler: Callable[[dict[str, Any], Any], Any],
+        service: str | None = None,
+        reloader: HandlerReloader | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self.service = service or spec.name  # POWERTOOLS_SERVICE_NAME from its template environment
         self._handler = handler
         self._cold = True
+        self.identity: Identity | None = None  # its role's credentials when IAM is enforced (idn_local.iam)
+        self.reloader = reloader  # edited handler modules take effect on the next invocation
 
     def invoke(self, event: dict[str, Any]) -> Any:
         import time
@@ -74,8 +82,11 @@ class LocalFunction:
             }
         )
         try:
+            if self.reloader is not None:
+                self.reloader.check()
             route_function_logs()  # loggers a handler module built on first use
-            return self._handler(event, context)
+            with running_as(self.identity):
+                return self._handler(event, context)
         finally:
             CURRENT_FUNCTION.reset(token)
 
@@ -100,7 +111,8 @@ def forget_handler_settings() -> None:
 
     Handler modules are imported once per process and shared by every function loaded in it; a
     function loaded again (another local stack, another test) must read its own environment."""
-    for module in [m for name, m in sys.modules.items() if name.startswith("trigger_handlers.")]:
+    packages = ("trigger_handlers.", f"{os.environ.get('HANDLERS_PACKAGE') or 'trigger_handlers'}.")
+    for module in [m for name, m in sys.modules.items() if name.startswith(packages)]:
         cached_settings = getattr(module, "settings", None)
         if cached_settings is not None and hasattr(cached_settings, "cache_clear"):
             cached_settings.cache_clear()
@@ -121,17 +133,26 @@ def load_function_module(path: Path, module_name: str) -> ModuleType:
     return module
 
 
-def load_functions(stack: Stack, environ: Mapping[str, str]) -> dict[str, LocalFunction]:
-    """Set the environment, then cold-start every function (import its module) once."""
+def load_functions(
+    stack: Stack, environ: Mapping[str, str], identities: Mapping[str, Identity] | None = None
+) -> dict[str, LocalFunction]:
+    """Set the environment, then cold-start every function (import its module) once, with its
+    role's credentials when `identities` has them (a cold start calls AWS too)."""
     specs = stack.functions()
     os.environ.update(environ)
     os.environ.update(merged_environment(stack, specs))
+    reloader = HandlerReloader(os.environ.get("HANDLERS_PACKAGE") or "trigger_handlers")
     functions = {}
     for spec in specs:
         module_name, _, attribute = spec.handler.rpartition(".")
         path = spec.code_uri / f"{module_name.replace('.', '/')}.py"
-        module = load_function_module(path, f"local_fn_{spec.name}")
+        identity = (identities or {}).get(spec.name)
+        with running_as(identity):
+            module = load_function_module(path, f"local_fn_{spec.name}")
         service = stack.resolve(spec.environment).get("POWERTOOLS_SERVICE_NAME")
-        functions[spec.name] = LocalFunction(spec, getattr(module, attribute), str(service or spec.name))
+        functions[spec.name] = LocalFunction(
+            spec, getattr(module, attribute), str(service or spec.name), reloader=reloader
+        )
+        functions[spec.name].identity = identity
     route_function_logs()  # Powertools writes to stdout; local mode keeps stdout for the user
     return functions

@@ -8,9 +8,11 @@ function that crashes gets 502, bodies over 10 MB get 413.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import re
+import secrets
 import sys
 import threading
 import time
@@ -19,13 +21,17 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from idn_local.functions import LocalFunction
 from idn_local.gateway_events import proxy_event
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 log = logging.getLogger("idn_local.gateway_server")
+
+
+class AdminActionRefused(Exception):
+    """A local action that cannot run now; its message (no secret in it) is the answer's."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,10 @@ class ApiGateway(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.routes = routes
         self.stage = stage
-        # Local-only operator actions at POST /_local/<name> (no such path exists in AWS).
+        # Local-only operator actions at POST /_local/<name> (no such path exists in AWS), for whoever
+        # presents `Authorization: Bearer <admin_token>` (a web page in a browser cannot).
         self.admin_actions: dict[str, Callable[[], Any]] = {}
+        self.admin_token = secrets.token_urlsafe(24)
         self._thread: threading.Thread | None = None
 
     @property
@@ -140,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
                     method=self.command,
                     path=path,
                     resource=route.resource,
-                    path_parameters={k: unquote(v) for k, v in match.groupdict().items()},
+                    # as received, like API Gateway: the receiver decodes its triggerId once
+                    path_parameters=match.groupdict(),
                     headers=dict(self.headers.items()),
                     query=parse_qs(url.query) or None,
                     body=body,
@@ -151,14 +160,21 @@ class _Handler(BaseHTTPRequestHandler):
         return self._reply(HTTPStatus.FORBIDDEN, {"message": "Missing Authentication Token"})
 
     def _admin(self, name: str) -> int:
+        given = (self.headers.get("Authorization") or "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, f"Bearer {self.server.admin_token}".encode()):
+            return self._reply(HTTPStatus.UNAUTHORIZED, {"message": "local admin token required"})
         action = self.server.admin_actions.get(name)
         if action is None:
-            return self._reply(HTTPStatus.NOT_FOUND, {"message": f"no local action {name!r}"})
+            return self._reply(HTTPStatus.NOT_FOUND, {"message": "no such local action"})
         try:
             result = action()
-        except Exception as error:
+        except AdminActionRefused as refused:  # our own words, e.g. "nothing to rotate"
+            return self._reply(HTTPStatus.CONFLICT, {"message": str(refused)})
+        except Exception:  # exception text may hold anything: it goes to the log only
             log.exception("local action %s failed", name)
-            return self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": f"{name} failed: {error}"})
+            return self._reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "failed; see the local mode log"}
+            )
         return self._reply(HTTPStatus.OK, result if isinstance(result, dict) else {})
 
     def _invoke(self, function: LocalFunction, event: dict[str, Any]) -> int:

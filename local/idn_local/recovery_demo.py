@@ -113,8 +113,15 @@ def run(runner: LocalRunner) -> int:
     return 0 if again["queued"] == 0 else 1
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
     import logging
+
+    argparse.ArgumentParser(
+        prog="python -m idn_local.recovery_demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)  # no options: --help explains, anything else is a usage error (exit 2)
 
     from idn_local import logs
 

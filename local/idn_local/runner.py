@@ -16,11 +16,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from idn_local.functions import LocalFunction, load_functions
-from idn_local.gateway_server import ApiGateway, routes_for
+from idn_local.gateway_server import AdminActionRefused, ApiGateway, routes_for
+from idn_local.iam import LocalIam
+from idn_local.iam_roles import function_roles
 from idn_local.resources import LocalResources, _boto, events_client
 from idn_local.sources import ScheduleTimer, SqsPoller
 from idn_local.stack import ACCOUNT_ID, REGION, Stack, load_template
@@ -37,6 +40,7 @@ if TYPE_CHECKING:  # imported when started: moto and the simulator are slow to i
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("idn_local")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # plain http only to a simulator on this machine
 
 
 class LocalModeError(Exception):
@@ -84,6 +88,7 @@ class LocalOptions:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     token_lifetime: int = 749
     schedule_periods: dict[str, float] = field(default_factory=dict)  # function name -> seconds, for tests
+    enforce_iam: bool = True  # each function runs with its template role, checked by moto (idn_local.iam)
 
 
 class LocalRunner:
@@ -98,6 +103,7 @@ class LocalRunner:
         self.pollers: list[SqsPoller] = []
         self.timers: list[ScheduleTimer] = []
         self.stack: Stack | None = None
+        self.iam: LocalIam | None = None
         self.tenant: SailPointClient | None = None
         self._saved_environ: dict[str, str] | None = None
         self.client_id = options.client_id or "local-client"
@@ -130,6 +136,9 @@ class LocalRunner:
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
+        if self.iam is not None:
+            self.iam.close()
+            self.iam = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -146,12 +155,11 @@ class LocalRunner:
 
     # -- pieces ---------------------------------------------------------------------------
     def _start_aws(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         from idn_local import moto_bridges
+        from idn_local.moto_server import LocalMotoServer
 
         moto_bridges.apply()  # partner event buses: see moto_bridges for what differs from AWS
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto = LocalMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # no CORS, no browsers
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         # Everything boto3 does in this process goes to moto with throw-away credentials:
@@ -173,7 +181,15 @@ class LocalRunner:
     def _start_tenant(self) -> None:
         if self.options.tenant_url:
             if not (self.options.client_id and self.options.client_secret):
-                raise LocalModeError("--tenant-url needs --client-id and --client-secret")
+                raise LocalModeError(
+                    "--tenant-url needs --client-id and the secret in SAILPOINT_CLIENT_SECRET "
+                    "(or --client-secret-file)"
+                )
+            parts = urlsplit(self.options.tenant_url)
+            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+                raise LocalModeError(
+                    "--tenant-url must be https:// (the client secret would travel in clear)"
+                )
             self.tenant = self.sailpoint_client(self.options.tenant_url)
             try:
                 self.tenant.tokens.token()  # fail now, in one line, if the tenant is wrong or unreachable
@@ -218,7 +234,13 @@ class LocalRunner:
         self.stack = Stack(self.options.template, overrides)
         LocalResources(self.stack, self.aws_endpoint).provision()
         self._store_inbound_credential()
-        self.functions = load_functions(self.stack, {})
+        identities = None
+        if self.options.enforce_iam:
+            self.iam = LocalIam(self.aws_endpoint)
+            identities = self.iam.create_roles(function_roles(self.stack), prefix=self.stack.stack_name)
+        else:
+            log.warning("IAM NOT ENFORCED (--no-iam): every function may call anything in moto")
+        self.functions = load_functions(self.stack, {}, identities)
 
     def _store_inbound_credential(self) -> None:
         """Put the chosen credential in the secret the receiver reads (CloudFormation generated one)."""
@@ -241,6 +263,7 @@ class LocalRunner:
                 f"cannot listen on {self.options.host}:{self.options.port}: {error.strerror}"
             ) from None
         self.api.admin_actions["rotate-inbound-credential"] = self.rotate_inbound_credential
+        self.api.admin_actions["revoke-previous-credential"] = self.revoke_previous_credential
 
     def _start_api(self) -> None:
         assert self.stack is not None and self.api is not None
@@ -249,9 +272,14 @@ class LocalRunner:
         self.api.start()
         log.info("Receiver API on %s (POST /triggers/{triggerId})", self.api.url)
 
-    def rotate_inbound_credential(self) -> dict[str, str]:
-        """Run the template's rotation function through Secrets Manager's four steps, as a
-        RotationSchedule would; returns the new version id."""
+    @property
+    def admin_token(self) -> str:
+        """What `/_local/...` actions require as `Authorization: Bearer ...` (in the CLI env file)."""
+        assert self.api is not None
+        return self.api.admin_token
+
+    def _rotation(self) -> tuple[str, str]:
+        """The rotation function's name and the inbound secret's id, as the RotationSchedule wires them."""
         assert self.stack is not None
         schedules = [
             r["Properties"]
@@ -259,9 +287,29 @@ class LocalRunner:
             if r["Type"] == "AWS::SecretsManager::RotationSchedule"
         ]
         if not schedules or self.options.auth.type == "NO_AUTH":
-            raise LocalModeError("nothing to rotate: the template has no rotation schedule or auth is none")
-        function_name = schedules[0]["RotationLambdaARN"]["Fn::GetAtt"][0]
-        secret_id = str(self.stack.resolve(schedules[0]["SecretId"]))
+            raise AdminActionRefused(
+                "nothing to rotate: the template has no rotation schedule or auth is none"
+            )
+        return schedules[0]["RotationLambdaARN"]["Fn::GetAtt"][0], str(
+            self.stack.resolve(schedules[0]["SecretId"])
+        )
+
+    def revoke_previous_credential(self) -> dict[str, bool]:
+        """Invoke the rotation function as an operator does in AWS: the replaced credential ends now."""
+        from idn_triggers.rotation import RotationError
+
+        function_name, secret_id = self._rotation()
+        try:
+            result = self.functions[function_name].invoke({"action": "revokePrevious", "SecretId": secret_id})
+        except RotationError as error:
+            raise AdminActionRefused(str(error)) from None
+        log.info("previous inbound credential revoked: %s", bool(result and result.get("revoked")))
+        return {"revoked": bool(result and result.get("revoked"))}
+
+    def rotate_inbound_credential(self) -> dict[str, str]:
+        """Run the template's rotation function through Secrets Manager's four steps, as a
+        RotationSchedule would; returns the new version id."""
+        function_name, secret_id = self._rotation()
         version = str(uuid.uuid4())
         for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
             self.functions[function_name].invoke(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from idn_local.functions import LocalFunction
+from idn_local.iam import running_as
 from idn_local.resources import _boto
 from idn_local.stack import ACCOUNT_ID, REGION
 
@@ -108,6 +109,12 @@ class SqsPoller:
         return messages
 
     def _run(self) -> None:
+        # Lambda's event source mapping polls with the function's execution role (the SQS event's
+        # managed policy in the template); local mode does the same when IAM is enforced.
+        with running_as(self.function.identity):
+            self._poll()
+
+    def _poll(self) -> None:
         while not self._stop.is_set():
             try:
                 messages = self._receive()

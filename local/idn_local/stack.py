@@ -72,6 +72,7 @@ class Stack:
         stack_name: str | None = None,
     ) -> None:
         self.root = template_path.parent
+        self.template_path = template_path
         # Unique per run, like a CloudFormation stack: physical names derive from it, so two local
         # stacks in one process (moto keeps one state per process) never collide.
         self.stack_name = stack_name or f"sailpoint-triggers-local-{uuid.uuid4().hex[:8]}"

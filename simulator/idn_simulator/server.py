@@ -355,7 +355,9 @@ class Api:
         return Response(200, self.tenant.faults.pending())
 
     def admin_add_faults(self, request: Request) -> Response:
-        """``{"completions": {"count": 2, "status": 500}, "requests": {"status": 429, "retry_after": 1}}``."""
+        """``{"completions": {"count": 2, "status": 500}, "requests": {"status": 429, "retry_after": 1}}``;
+        ``{"deliveries": {"drop_connection": true}}`` refuses the connection (``reset`` is the older
+        name of that option; clearing every fault is ``DELETE /_sim/faults``)."""
         body = request.json()
         if not isinstance(body, dict) or not body:
             raise bad_request(f"body must map a scope ({', '.join(SCOPES)}) to a fault")
@@ -369,6 +371,7 @@ class Api:
                 "retry_after",
                 "delay_seconds",
                 "reset",
+                "drop_connection",
                 "delivered",
                 "rate",
                 "seed",
@@ -383,7 +386,9 @@ class Api:
                     status=int(status) if status is not None else None,
                     retry_after=int(retry_after) if retry_after is not None else None,
                     delay_seconds=float(spec.get("delay_seconds", 0)),
-                    reset=spec.get("reset", False) is True,
+                    # `drop_connection` says what it does; `reset` is its older name (a TCP reset,
+                    # not "clear the faults": that is DELETE /_sim/faults)
+                    reset=spec.get("drop_connection", spec.get("reset", False)) is True,
                     delivered=spec.get("delivered", False) is True,
                 )
                 rate = float(spec["rate"]) if "rate" in spec else None
@@ -393,7 +398,9 @@ class Api:
                     f"{scope}: count, status, retry_after and seed are integers, delay_seconds and rate numbers"
                 ) from None
             if fault.status is None and not fault.delay_seconds and not fault.reset and not fault.delivered:
-                raise bad_request(f"{scope}: give a status, a delay_seconds, a reset, or a combination")
+                raise bad_request(
+                    f"{scope}: give a status, a delay_seconds, a drop_connection, or a combination"
+                )
             if fault.delivered and scope != "deliveries":
                 raise bad_request(f"{scope}: delivered applies to the deliveries scope only")
             parsed.append((scope, count, fault, rate, seed))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from idn_local import iam
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
 
 E2E_BEARER = "e2e-inbound-token"
@@ -18,3 +19,16 @@ def local() -> Iterator[LocalRunner]:
     )
     with runner:
         yield runner
+
+
+@pytest.fixture(autouse=True)
+def no_iam_denials(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every e2e test runs its functions with their template roles (local mode's default): a
+    function refused anything the test asked of it fails the test, naming the grant to add. A test
+    that points a function at a resource its role does not cover, on purpose, is marked
+    `iam_denials_expected`."""
+    before = len(iam.denials())
+    yield
+    if request.node.get_closest_marker("iam_denials_expected") is None:
+        denied = iam.denials()[before:]
+        assert not denied, f"IAM denials (add the grant to template.yaml): {denied}"

@@ -24,6 +24,7 @@ from idn_triggers.envelope import DeliveryKind
 from idn_triggers.handlers import HandlerContext, TriggerHandler
 from idn_triggers.models.identity import IdentityCreated
 from tests.e2e.conftest import E2E_BEARER
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
 from tests.support import trigger_document
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +74,7 @@ class Ledger:
 
 def swap_handler(monkeypatch: pytest.MonkeyPatch, trigger_id: str, handler: TriggerHandler) -> None:
     """What deploying a new version of the handler module does, for the running local stack."""
-    module = handlers.handler_module(trigger_id, "trigger_handlers")
+    module = handlers.handler_module(trigger_id, PACKAGE, HANDLER_EXCEPTIONS)
     assert module is not None
     importlib.import_module(module)
     monkeypatch.setitem(handlers._declared[module], trigger_id, handler)
@@ -186,7 +187,7 @@ def test_a_replayed_request_response_runs_the_handler_but_never_completes_again(
     original = archive.get(key)
     assert (original.mode, original.status_code, original.answer) == ("SYNC", 200, record.output)
     seen: list[DeliveryKind] = []
-    live = handlers.HandlerRegistry("trigger_handlers").get(PRE)
+    live = handlers.HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS).get(PRE)
     assert live is not None
 
     def watching(event: Any, context: HandlerContext) -> Any:
@@ -220,6 +221,7 @@ def test_a_replayed_request_response_runs_the_handler_but_never_completes_again(
     assert len(local.simulator.invocations()) == invocations_before
 
 
+@pytest.mark.iam_denials_expected  # the roles may write only the stack's own bucket, so IAM refuses
 def test_an_unavailable_archive_never_changes_what_sailpoint_receives(
     local: LocalRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

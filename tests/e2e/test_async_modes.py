@@ -4,6 +4,7 @@ receiver over HTTP, the worker completes through the callback, and nothing is lo
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ import requests
 
 from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
 from idn_simulator import InvocationRecord, InvocationState
+from tests.product_handlers.shared import APPROVED, reviewed_comment
 from tests.support import trigger_document
 
 PRE = "idn:access-request-pre-approval"
@@ -23,12 +25,17 @@ TOKEN = "e2e-async-token"
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module", autouse=True)
+def reviewed_items() -> Iterator[None]:
+    """The product's handlers (tests/product_handlers) review "Engineering Access": deferred when
+    the delivery can be, else approved as reviewed; other items are approved at once."""
+    os.environ["PRODUCT_TEST_REVIEW_ITEMS"] = "Engineering Access"
+    yield
+    os.environ.pop("PRODUCT_TEST_REVIEW_ITEMS", None)
+
+
 def start(**overrides: str) -> LocalRunner:
-    options = LocalOptions(
-        port=0,
-        auth=InboundAuth.parse(f"bearer:{TOKEN}"),
-        parameter_overrides={"PreApprovalReviewItems": "Engineering Access", **overrides},
-    )
+    options = LocalOptions(port=0, auth=InboundAuth.parse(f"bearer:{TOKEN}"), parameter_overrides=overrides)
     return LocalRunner(options).start()
 
 
@@ -100,7 +107,7 @@ def test_async_pre_approval_is_acknowledged_then_completed_by_the_worker(local: 
     record = settled(local, record)
     assert record.delivery is not None and (record.delivery.status, record.delivery.body) == (200, {})
     assert_completed_once_by_callback(record, PRE)
-    assert record.output["comment"] == "Approved after review of Engineering Access."
+    assert record.output["comment"] == reviewed_comment("Engineering Access")
 
 
 NOBODY = {"id": "", "name": "", "type": ""}
@@ -120,7 +127,7 @@ def test_dynamic_answered_now_completes_in_the_response(local: LocalRunner) -> N
     record = settled(local, fire(local, PRE, payload))
     assert record.state is InvocationState.COMPLETED and record.completed_via == "dynamic-response"
     assert record.delivery is not None and record.delivery.status == 200
-    assert record.output["comment"] == "Passed pre-approval policy checks."
+    assert record.output["comment"] == APPROVED
 
 
 def test_dynamic_deferred_is_202_then_completed_by_the_worker(local: LocalRunner) -> None:

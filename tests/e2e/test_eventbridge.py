@@ -27,11 +27,11 @@ from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.eventbridge import partner_source_name
 from idn_triggers.handlers import HandlerContext, HandlerRegistry, TriggerHandler
 from idn_triggers.subscriptions import SubscriptionManager, SubscriptionSpec
-from trigger_handlers import HANDLER_EXCEPTIONS
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
 
 TOKEN = "e2e-eventbridge-token"
 pytestmark = pytest.mark.e2e
-REGISTRY = HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
+REGISTRY = HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS)
 TRIGGERS = sorted(
     t for t in known_triggers() if REGISTRY.has_handler(t) and trigger_document(t).get("exampleInput")
 )

@@ -32,7 +32,7 @@ def test_stdout_shows_the_addresses_the_cli_and_the_demo_table_and_no_log_line(d
     assert any(
         line.startswith("DLQ:") and "--endpoint-url http://127.0.0.1:" in line for line in lines[:table]
     )
-    assert lines[table + 1].split()[:3] == ["trigger", "mode", "outcome"]
+    assert lines[table + 1].split()[:5] == ["trigger", "subscription", "what", "happened", "outcome"]
 
 
 def test_the_logs_are_on_stderr_each_with_its_own_function_and_service(demo: Any) -> None:

@@ -2,7 +2,8 @@
 simulator's invocation history by the reconciler function and handled exactly once.
 
 The ledger is every call of the identity-attributes-changed handler, recorded in-process (local
-mode runs the worker in this process) with the event's identity id and the delivery kind.
+mode runs the worker in this process) with the event's identity id and the delivery kind, by the
+product tests' own handler (tests/product_handlers).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from idn_local.runner import InboundAuth, LocalOptions, LocalRunner
 from idn_simulator import InvocationState
 from idn_triggers.catalogue import trigger_document
 from idn_triggers.envelope import DeliveryKind
+from idn_triggers.handlers import HandlerContext
+from tests.product_handlers.shared import LISTENERS
 
 CHANGED = "idn:identity-attributes-changed"
 PRE = "idn:access-request-pre-approval"
@@ -60,18 +63,15 @@ class Ledger:
 
 @pytest.fixture(scope="module")
 def ledger() -> Iterator[Ledger]:
-    from trigger_handlers import identity_attributes_changed as module
-
     record = Ledger()
-    original = module.summarise
 
-    def summarise(context: Any, verb: str, kind: str, identity_id: str, **extra: Any) -> Any:
-        record.record(identity_id, context.delivery)
-        return original(context, verb, kind, identity_id, **extra)
+    def listen(trigger_id: str, event: Any, context: HandlerContext) -> None:
+        if trigger_id == CHANGED:
+            record.record(event.identity.id, context.delivery)
 
-    module.summarise = summarise  # type: ignore[assignment]
+    LISTENERS.append(listen)
     yield record
-    module.summarise = original
+    LISTENERS.remove(listen)
 
 
 @pytest.fixture(scope="module")

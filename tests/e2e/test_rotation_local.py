@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -54,6 +55,7 @@ def test_deliveries_before_during_and_after_a_rotation_are_all_accepted() -> Non
                 timeout=120,
                 cwd=ROOT,
                 check=False,
+                env={**os.environ, "IDN_LOCAL_ADMIN_TOKEN": runner.admin_token},
             )
             assert result.returncode == 0, result.stderr
             time.sleep(0.5)
@@ -81,5 +83,6 @@ def test_rotate_command_without_a_stack_is_a_clear_error() -> None:
         timeout=30,
         cwd=ROOT,
         check=False,
+        env={**os.environ, "IDN_LOCAL_ADMIN_TOKEN": "any"},
     )
     assert result.returncode == 2 and "no local stack" in result.stderr and "Traceback" not in result.stderr

@@ -143,9 +143,30 @@ def _vocabulary() -> frozenset[str]:
 VOCABULARY = _vocabulary()
 
 
+# The receiver's own words besides the schemas': `_metadata` and its keys, the error shape's keys.
+OWN_WORDS = (
+    "_metadata",
+    "callbackURL",
+    "responseMode",
+    "triggerType",
+    "invocationId",
+    "triggerId",
+    "problem",
+)
+
+
+def _without_own_words(answer_text: str) -> str:
+    """The answer with every schema or receiver word blanked out, longest first, so that a generated
+    string that only straddles one (`etadata"` in `"_metadata"`) is not taken for an echo."""
+    for word in sorted({*OWN_WORDS, *(w for w in VOCABULARY if len(w) >= 4)}, key=len, reverse=True):
+        if word in answer_text:
+            answer_text = answer_text.replace(word, "\0")
+    return answer_text
+
+
 def echoed(tainted: Iterable[str], answer_text: str) -> list[str]:
     """The tainted strings (>= 8 characters, not schema words) found in the answer, raw or as JSON
-    escapes them."""
+    escapes them, other than inside the schemas' and the receiver's own words."""
     found = []
     for value in set(tainted):
         if len(value) < ECHO_MIN_LENGTH or value in VOCABULARY:
@@ -153,6 +174,9 @@ def echoed(tainted: Iterable[str], answer_text: str) -> list[str]:
         escaped = json.dumps(value)[1:-1]
         if value in answer_text or escaped in answer_text:
             found.append(value)
+    if found:  # rare: only then is the answer searched again without its own words
+        masked = _without_own_words(answer_text)
+        found = [v for v in found if v in masked or json.dumps(v)[1:-1] in masked]
     return found
 
 
@@ -188,7 +212,7 @@ class InProcessReceiver:
             "INBOUND_SECRET_ID": "fuzz-inbound-secret",  # never read: the credential is in memory
             "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/fuzz",  # never used
             "TENANT_API_URL": TENANT,
-            "PREAPPROVAL_REVIEW_ITEMS": "Engineering Access",  # DYNAMIC deliveries defer, others answer
+            "PRODUCT_TEST_REVIEW_ITEMS": "Engineering Access",  # DYNAMIC deliveries defer, others answer
         }
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)

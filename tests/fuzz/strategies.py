@@ -64,6 +64,10 @@ FORGED_CALLBACKS = [
     "https://acme.api.identitynow.com\t/trigger-invocations/v1/abc/complete",
     "//acme.api.identitynow.com/trigger-invocations/v1/abc/complete",
     "file:///etc/passwd#/trigger-invocations/v1/abc/complete",
+    "https://acme.api.identitynow.com/v3/sources/X/schemas/../../../v2024/anything"
+    "/trigger-invocations/../complete?x=1",
+    "https://acme.api.identitynow.com/trigger-invocations/%2e%2e/complete",
+    "https://acme.api.identitynow.com/trigger-invocations/v1/abc/complete\n",
 ]
 MODES = ["sync", "SYNC", "async", "ASYNC", "Async", "dynamic", "DYNAMIC", " async ", "", "fire", None]
 TRIGGER_TYPES = ["requestResponse", "REQUEST_RESPONSE", "fireAndForget", "FIRE_AND_FORGET", "other", None]
@@ -143,6 +147,23 @@ json_values = st.recursive(
     max_leaves=30,
 )
 
+# JSON text Python's json module reads but the receiver must refuse with 400 (issue 27): integers
+# past the int-conversion limit, NaN/Infinity, numbers that overflow to infinity. Spliced in as text.
+huge_integers = st.builds(
+    lambda sign, n: sign + "9" * n, st.sampled_from(["", "-"]), st.integers(4301, 20_000)
+)
+non_finite = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E400", "123456789e999"])
+# Duplicate keys: parsers disagree on which one wins.
+duplicate_keys = st.builds(
+    lambda key, a, b: (
+        "{" + json.dumps(key) + ": " + json.dumps(a) + ", " + json.dumps(key) + ": " + json.dumps(b) + "}"
+    ),
+    text(10),
+    st.integers(),
+    st.integers(),
+)
+lexical_values = st.one_of(huge_integers, non_finite, duplicate_keys)
+
 
 def deep_nesting(depth: int) -> Any:
     value: Any = "leaf"
@@ -201,6 +222,8 @@ def metadata(draw: Any, trigger_id: str, taint: Taint) -> Any:
         "callbackURL": draw(
             st.one_of(
                 st.just(CALLBACK.format(id=invocation)),
+                st.just(CALLBACK.format(id=invocation) + "\n"),  # `$` matches before a final newline
+                st.just(CALLBACK.format(id="..")),
                 st.sampled_from(FORGED_CALLBACKS),
                 text(60).map(taint.add),
                 st.builds(lambda s: CALLBACK.format(id=s), text(20).map(taint.add)),
@@ -211,7 +234,9 @@ def metadata(draw: Any, trigger_id: str, taint: Taint) -> Any:
         "responseMode": draw(st.one_of(st.sampled_from(MODES), text(10).map(taint.add))),
         "triggerId": draw(st.one_of(st.just(trigger_id), st.sampled_from(TRIGGERS), text(30).map(taint.add))),
         "triggerType": draw(st.sampled_from(TRIGGER_TYPES)),
-        "invocationId": draw(st.one_of(st.none(), st.just(invocation), text(30).map(taint.add))),
+        "invocationId": draw(
+            st.one_of(st.none(), st.just(invocation), st.just(invocation + "\n"), text(30).map(taint.add))
+        ),
     }
     keys = draw(st.sets(st.sampled_from(sorted(candidate))))
     meta: Any = {key: candidate[key] for key in sorted(keys) if candidate[key] is not None}
@@ -360,4 +385,29 @@ def envelope_requests(draw: Any) -> Request:
         multi_value_headers=multi,
         body=json.dumps(EXAMPLES[trigger_id]),
     )
+    return Request(event, taint.values)
+
+
+@st.composite
+def lexical_requests(draw: Any) -> Request:
+    """A trigger's example input (with or without `_metadata`) whose JSON text carries a huge
+    integer, NaN/Infinity/1e999 or a duplicate key, at the top level or nested."""
+    taint = Taint()
+    trigger_id = draw(st.sampled_from([*REQUEST_RESPONSE, *TRIGGERS]))
+    example = EXAMPLES[trigger_id]
+    payload = copy.deepcopy(example) if isinstance(example, dict) and example else {"value": 1}
+    if draw(st.booleans()):
+        payload["_metadata"] = draw(metadata(trigger_id, taint))
+    raw = draw(lexical_values)
+    where = draw(st.sampled_from(["top", "nested", "array", "metadata-key"]))
+    document = json.dumps(payload)[:-1]
+    if where == "top":
+        body = f'{document}, "extra": {raw}}}'
+    elif where == "nested":
+        body = f'{document}, "extra": {{"inner": [1, {raw}]}}}}'
+    elif where == "array":
+        body = f"[{raw}]"
+    else:  # a second `_metadata`: which one is the real envelope?
+        body = f'{document}, "_metadata": {{"responseMode": "sync", "x": {raw}}}}}'
+    event = proxy_event(path=f"/triggers/{trigger_id}", headers=headers_for(draw, taint), body=body)
     return Request(event, taint.values)

@@ -21,6 +21,7 @@ import pytest
 
 from idn_triggers.envelope import ResponseMode
 from idn_triggers.queue import QueuedInvocation
+from tests.product_handlers.shared import APPROVED, APPROVER
 from tests.support import FakeLambdaContext, load_event, load_function, trigger_document
 
 TENANT = "https://acme.api.identitynow.com"
@@ -30,8 +31,8 @@ PRE, DYN = "idn:access-request-pre-approval", "idn:access-request-dynamic-approv
 SHORT = {PRE: "pre-approval", DYN: "dynamic-approver"}
 DEFAULT_DECISION = {
     "approved": True,
-    "comment": "Passed pre-approval policy checks.",
-    "approver": "sailpoint-event-triggers",
+    "comment": APPROVED,
+    "approver": APPROVER,
 }
 GROUP = {"id": "2c9180857182305e0171993735622948", "name": "Role Owners", "type": "GOVERNANCE_GROUP"}
 
@@ -109,11 +110,11 @@ def test_an_async_delivery_is_acknowledged_and_queued_for_the_worker(
     [
         (PRE, {}, DEFAULT_DECISION),
         (DYN, {}, {"id": "", "name": "", "type": ""}),  # no rule: nobody, in the documented object form
-        (DYN, {"DYNAMIC_APPROVER_RULES": json.dumps({"ACCESS_PROFILE": GROUP})}, GROUP),
+        (DYN, {"PRODUCT_TEST_APPROVER_RULES": json.dumps({"ACCESS_PROFILE": GROUP})}, GROUP),
     ],
     ids=["pre-approval", "dynamic-approver-no-rule", "dynamic-approver-rule"],
 )
-def test_a_dynamic_delivery_is_answered_now_by_the_default_templates(
+def test_a_dynamic_delivery_is_answered_now_by_the_handler(
     receiver: Callable[..., ModuleType],
     queues: dict[str, str],
     trigger_id: str,
@@ -129,7 +130,7 @@ def test_a_dynamic_delivery_is_answered_now_by_the_default_templates(
 def test_a_dynamic_delivery_needing_review_is_deferred_to_the_worker(
     receiver: Callable[..., ModuleType], queues: dict[str, str]
 ) -> None:
-    module = receiver(PREAPPROVAL_REVIEW_ITEMS="Engineering Access")
+    module = receiver(PRODUCT_TEST_REVIEW_ITEMS="Engineering Access")
 
     assert invoke(module, load_event("api/pre-approval.dynamic.bearer.json")) == (202, {})
 

@@ -23,8 +23,8 @@ import pytest
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.handlers import trigger_handler
 from idn_triggers.models.generic import GenericTriggerEvent
+from tests.product_handlers import HANDLER_EXCEPTIONS
 from tests.support import EVENTS, ROOT, FakeLambdaContext, load_event, load_function
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 BEARER_SECRET = {"bearerToken": "local-dev-bearer-token"}
 FIRE_AND_FORGET = sorted(t for t, info in known_triggers().items() if not info.is_request_response)
@@ -137,12 +137,14 @@ def test_fire_and_forget_deliveries_are_acknowledged_and_handled_or_queued(
     ("trigger_id", "event_file", "env"),
     [
         (PRE, "api/pre-approval.sync.bearer.json", {}),
-        (PRE, "api/pre-approval.sync.bearer.json", {"PREAPPROVAL_DENIED_ITEMS": "Engineering Access"}),
+        (PRE, "api/pre-approval.sync.bearer.json", {"PRODUCT_TEST_DENIED_ITEMS": "Engineering Access"}),
         (DYN, "api/dynamic-approver.sync.bearer.json", {}),
         (
             DYN,
             "api/dynamic-approver.sync.bearer.json",
-            {"DYNAMIC_APPROVER_RULES": '{"*": {"id": "g-1", "name": "Owners", "type": "GOVERNANCE_GROUP"}}'},
+            {
+                "PRODUCT_TEST_APPROVER_RULES": '{"*": {"id": "g-1", "name": "Owners", "type": "GOVERNANCE_GROUP"}}'
+            },
         ),
     ],
 )

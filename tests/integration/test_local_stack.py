@@ -65,6 +65,9 @@ TEMPLATE = textwrap.dedent("""
               SECRET_ID: !Ref Secret
               QUEUE_ARN: !GetAtt Work.Arn
               WORD: !If [IsBonjour, salut, hi]
+          Policies:  # local mode enforces the role: without it the secret read is refused
+            - AWSSecretsManagerGetSecretValuePolicy:
+                SecretArn: !Ref Secret
           Events:
             Get:
               Type: Api

@@ -86,7 +86,7 @@ def test_redrive_moves_the_chosen_messages_with_routing_attributes_only(aws: str
     assert [letter.invocation_id for letter in moved] == ["inv-2"]
     [message] = sqs.receive_message(QueueUrl=work, MessageAttributeNames=["All"])["Messages"]
     assert message["Body"] == body("inv-2")
-    assert set(message["MessageAttributes"]) == {"triggerId", "invocationId"}  # no stale reason
+    assert set(message["MessageAttributes"]) == {"triggerId", "invocationId", "redrivenAt"}  # no stale reason
     remaining = ops.DeadLetterQueue(sqs, dlq).list(hold_seconds=0)
     assert sorted(letter.invocation_id or "" for letter in remaining) == ["inv-1", "inv-3"]
 

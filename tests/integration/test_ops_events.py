@@ -122,15 +122,17 @@ def test_show_redacts_values_unless_revealed(aws: str, stored: list[ArchivedDeli
     status, out, _ = run("events", "show", event_id, *where(aws))
     shown = json.loads(out)
     assert status == 0 and shown["payload"] == {"identity": {"id": "***", "name": "***"}}
-    assert shown["answer"] == {"approved": "***", "comment": "***", "approver": "***"}
+    assert shown["answer"] == {"approved": True, "comment": "***", "approver": "x"}  # the decision is shown
     assert (shown["event_id"], shown["invocation_id"], shown["outcome"]) == (event_id, "p-1", "completed")
     status, out, _ = run("events", "show", "--reveal", *where(aws), event_id)
     assert json.loads(out)["payload"]["identity"]["name"] == "Grace Hopper"
 
 
-def test_show_of_an_unknown_event_is_a_one_line_error(aws: str, stored: list[ArchivedDelivery]) -> None:
+def test_show_of_an_unknown_event_is_a_one_line_not_found_error(
+    aws: str, stored: list[ArchivedDelivery]
+) -> None:
     status, out, err = run("events", "show", "20200101T000000000000Z-00000000", *where(aws))
-    assert (status, out) == (2, "")
+    assert (status, out) == (3, "")  # not found, as idn-triggers answers; 2 is a usage error
     assert err == "error: no archived event 20200101T000000000000Z-00000000 (expired, or never archived)\n"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.product_handlers.shared import denied_comment
 from tests.support import FakeLambdaContext, load_event, load_function
 
 BEARER_SECRET = {"bearerToken": "local-dev-bearer-token"}
@@ -74,13 +75,13 @@ def test_bearer_receiver_answers_each_event(
 
 
 def test_sync_pre_approval_answer_is_the_decision(receiver: Callable[..., ModuleType]) -> None:
-    module = receiver(PREAPPROVAL_DENIED_ITEMS="Engineering Access", PREAPPROVAL_APPROVER="jane.doe")
+    module = receiver(PRODUCT_TEST_DENIED_ITEMS="Engineering Access", PRODUCT_TEST_APPROVER="jane.doe")
     code, body = invoke(module, load_event("api/pre-approval.sync.bearer.json"))
     assert code == 200
     assert body == {
         "approved": False,
         "approver": "jane.doe",
-        "comment": "Denied by policy: Engineering Access may not be requested.",
+        "comment": denied_comment("Engineering Access"),
     }
 
 

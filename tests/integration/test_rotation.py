@@ -181,3 +181,101 @@ def test_set_secret_waits_for_the_receivers_cache(aws: str, sim: TenantSimulator
 def test_no_auth_has_nothing_to_rotate(sim: TenantSimulator) -> None:
     with pytest.raises(RotationError):
         InboundRotation(object(), client(sim), AuthType.NO_AUTH, BASE, propagation_seconds=0)
+
+
+class ConfigurationTest:
+    """Secrets Manager's client during RotateSecret(RotateImmediately=false): an AWSPENDING version of
+    its own, without a value (RotateSecret API reference: "tests the rotation configuration by
+    running the testSecret step ... The test creates an AWSPENDING version of the secret")."""
+
+    def __init__(self, sm: Any, token: str) -> None:
+        self._sm, self._token = sm, token
+        self.exceptions = sm.exceptions
+
+    def describe_secret(self, **kwargs: Any) -> dict[str, Any]:
+        answer = dict(self._sm.describe_secret(**kwargs))
+        answer["VersionIdsToStages"] = {**answer["VersionIdsToStages"], self._token: ["AWSPENDING"]}
+        return answer
+
+    def get_secret_value(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("VersionId") == self._token:
+            raise self._sm.exceptions.ResourceNotFoundException(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "no value"}}, "GetSecretValue"
+            )
+        return dict(self._sm.get_secret_value(**kwargs))
+
+
+def test_the_configuration_test_at_create_passes_without_reaching_sailpoint(aws: str) -> None:
+    # Given a stack being created while SailPoint is unreachable
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="inbound-create", SecretString=json.dumps({"bearerToken": "t"}))["ARN"]
+    token = str(uuid.uuid4())
+    unreachable = SailPointClient(
+        "http://127.0.0.1:9",
+        ClientCredentialsTokenProvider(
+            "http://127.0.0.1:9", lambda: ClientCredentials(clientId=CLIENT_ID, clientSecret=CLIENT_SECRET)
+        ),
+    )
+    rotation = InboundRotation(
+        ConfigurationTest(sm, token), unreachable, AuthType.BEARER_TOKEN, BASE, propagation_seconds=0
+    )
+    # When Secrets Manager runs testSecret on its own pending version, it succeeds
+    rotation.run("testSecret", secret_id, token)
+    # and the current credential is untouched
+    assert current(secret_id) == {"bearerToken": "t"}
+
+
+def test_rotation_passes_over_subscriptions_without_an_http_config(aws: str, sim: TenantSimulator) -> None:
+    """Issue 27 item 2: an EVENTBRIDGE subscription (anyone's) has `httpConfig: null`; rotation crashed
+    on it and never finished, leaving the AWSPENDING credential accepted."""
+    # Given one of our HTTP subscriptions and an EVENTBRIDGE one of another team in the same tenant
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="inbound", SecretString=json.dumps({"bearerToken": "old-token"}))["ARN"]
+    api = client(sim)
+    auth = {"httpAuthenticationType": "BEARER_TOKEN", "bearerTokenAuthConfig": {"bearerToken": "old-token"}}
+    ours = subscribe(api, "idn:identity-created", BASE + "idn:identity-created", auth)
+    bridge = {"awsAccount": "123456789012", "awsRegion": "us-east-1"}
+    api.create_subscription(
+        {"name": "another team", "triggerId": "idn:source-created", "type": "EVENTBRIDGE", "enabled": True}
+        | {"eventBridgeConfig": bridge}
+    )
+    assert any(s.get("httpConfig") is None for s in api.list_subscriptions())
+    rotation = InboundRotation(sm, api, AuthType.BEARER_TOKEN, BASE, propagation_seconds=0)
+    # When every step runs
+    version = str(uuid.uuid4())
+    for step in STEPS:
+        rotation.run(step, secret_id, version)
+    # Then the rotation finished: the new credential is current and our subscription sends it
+    new = current(secret_id)
+    assert new["bearerToken"] != "old-token"
+    assert http_config(sim, ours)["bearerTokenAuthConfig"]["bearerToken"] == new["bearerToken"]
+
+
+def test_revoking_the_previous_credential_ends_it_at_once(aws: str, sim: TenantSimulator) -> None:
+    """Issue 27 item 3: after "rotate now", a leaked credential stayed valid as `previous` until the
+    next rotation (30 days by default)."""
+    # Given a rotation that replaced the leaked token
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="leaked", SecretString=json.dumps({"bearerToken": "leaked"}))["ARN"]
+    rotation = InboundRotation(sm, client(sim), AuthType.BEARER_TOKEN, BASE, propagation_seconds=0)
+    version = str(uuid.uuid4())
+    for step in STEPS:
+        rotation.run(step, secret_id, version)
+    assert accepts(AuthType.BEARER_TOKEN, secret_id, bearer("leaked"))
+    # When the previous credential is revoked
+    assert rotation.revoke_previous(secret_id) is True
+    # Then the leaked token is refused, the current one still passes, and a second revoke has nothing to do
+    new = current(secret_id)
+    assert "previous" not in new
+    assert not accepts(AuthType.BEARER_TOKEN, secret_id, bearer("leaked"))
+    assert accepts(AuthType.BEARER_TOKEN, secret_id, bearer(new["bearerToken"]))
+    assert rotation.revoke_previous(secret_id) is False
+
+
+def test_revoking_is_refused_while_another_version_is_pending(aws: str, sim: TenantSimulator) -> None:
+    sm = boto3.client("secretsmanager")
+    secret_id = sm.create_secret(Name="pending", SecretString=json.dumps({"bearerToken": "first"}))["ARN"]
+    rotation = InboundRotation(sm, client(sim), AuthType.BEARER_TOKEN, BASE, propagation_seconds=0)
+    rotation.run("createSecret", secret_id, str(uuid.uuid4()))  # an abandoned rotation
+    with pytest.raises(RotationError, match="AWSPENDING"):
+        rotation.revoke_previous(secret_id)

@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import numbers
-import sys
 import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
@@ -170,13 +169,6 @@ def issued_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return issued
 
 
-def forget_handler_settings() -> None:
-    for module_name in [name for name in sys.modules if name.startswith("trigger_handlers.")]:
-        cached = getattr(sys.modules.get(module_name), "settings", None)
-        if cached is not None and hasattr(cached, "cache_clear"):
-            cached.cache_clear()
-
-
 def subscribe(runner: LocalRunner, trigger_id: str, mode: str) -> None:
     assert runner.tenant is not None
     for existing in runner.tenant.list_subscriptions():
@@ -251,15 +243,16 @@ def test_no_credential_in_logs_metrics_or_traces_across_every_mode(
     traces: RecordingTracer,
     issued_tokens: list[str],
     capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     options = LocalOptions(
         port=0,
         auth=InboundAuth.parse(f"bearer:{INBOUND_BEARER}"),
         client_secret=CLIENT_SECRET,
-        parameter_overrides={"LogLevel": "DEBUG", "PreApprovalReviewItems": "Engineering Access"},
+        parameter_overrides={"LogLevel": "DEBUG"},
     )
+    monkeypatch.setenv("PRODUCT_TEST_REVIEW_ITEMS", "Engineering Access")  # tests/product_handlers
     callback_secrets: list[str] = []
-    forget_handler_settings()  # the templates cache their settings: read PreApprovalReviewItems afresh
     with LocalRunner(options) as runner:
         assert runner.simulator is not None
         # Provisioning (local mode's stand-in for CloudFormation) writes the secrets through boto3,
@@ -319,7 +312,6 @@ def test_no_credential_in_logs_metrics_or_traces_across_every_mode(
     assert "CloudWatchMetrics" in output.out
     modes = {json.loads(line)["mode"] for line in archived.splitlines()}
     assert modes == {"SYNC", "ASYNC", "DYNAMIC", "FIRE_AND_FORGET"}, modes  # the archive was scanned
-    forget_handler_settings()
     assert_nowhere(
         values,
         ("log records", logged),

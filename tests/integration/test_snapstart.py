@@ -26,13 +26,13 @@ from idn_triggers.handlers import declared_handlers, handler_module
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.snapstart import register, worker_hooks
 from idn_triggers.worker import Worker
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
 from tests.support import FakeLambdaContext, load_event, load_function
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 
 def module(trigger_id: str) -> str:
     """The handler module of a trigger, by the registry's rule."""
-    name = handler_module(trigger_id, "trigger_handlers", HANDLER_EXCEPTIONS)
+    name = handler_module(trigger_id, PACKAGE, HANDLER_EXCEPTIONS)
     assert name is not None
     return name
 
@@ -205,7 +205,7 @@ def test_the_worker_hooks_warm_handlers_and_renew_tokens_sessions_and_clients(
     sqs.list_queues()  # a pooled connection to close
     callbacks = CallbackClient(tokens[0], timeout=1.0)
     callbacks.session.get(f"{aws}/moto-api/", timeout=5)
-    registry = idn_triggers.handlers.HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS)
+    registry = idn_triggers.handlers.HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS)
     settings = WorkerSettings.model_validate(
         {
             "TENANT_API_URL": "https://acme.api.identitynow.com",

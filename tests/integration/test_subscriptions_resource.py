@@ -111,9 +111,17 @@ def event(
     return body
 
 
+class FullTime(FakeLambdaContext):
+    """A fresh invocation of the 900 s function (template.yaml), as CloudFormation makes it."""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
 def call(resource: ModuleType, cloudformation: CloudFormation, *args: Any, **kwargs: str) -> dict[str, Any]:
     before = len(cloudformation.responses)
-    resource.lambda_handler(event(cloudformation, *args, **kwargs), FakeLambdaContext())
+    resource.lambda_handler(event(cloudformation, *args, **kwargs), FullTime())
     assert len(cloudformation.responses) == before + 1  # exactly one answer, whatever happened
     return cloudformation.responses[-1]
 
@@ -329,3 +337,97 @@ def test_partner_sources_listed_in_the_template_are_associated_and_removed(
     assert unknown["Status"] == "FAILED" and "does not exist in this account and region" in unknown["Reason"]
     assert partner_buses("Delete", created["PhysicalResourceId"], **listed)["Status"] == "SUCCESS"
     assert source not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+
+
+class ShortOnTime(FakeLambdaContext):
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 20_000
+
+
+def test_a_wait_longer_than_the_time_left_is_cut_short_and_still_answered(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator
+) -> None:
+    # CloudFormation "Custom resources": no answer before the function times out means an hour's wait
+    # (ServiceTimeout shortens it); so the function waits only as long as it can still answer.
+    body = event(cloudformation, "Create", TriggerIds=CREATED, **{**EB, "SourceWaitSeconds": "600"})
+    resource.lambda_handler(body, ShortOnTime())
+    [answer] = cloudformation.responses
+    assert answer["Status"] == "FAILED" and "cut short" in answer["Reason"]
+    assert [s for s in sim.subscriptions() if s.type == "EVENTBRIDGE"] == []  # nothing left behind
+
+
+# -- updates that replace the resource: URL, stage, transport (issue 26, item 5) --------------------
+# CloudFormation "Custom resources": a new physical id on Update replaces the resource, and the old
+# one gets a Delete after the update; SailPoint allows one subscription per request-response trigger.
+def update(
+    cloudformation: CloudFormation, old: dict[str, Any], physical_id: str, **properties: str
+) -> dict[str, Any]:
+    body = event(cloudformation, "Update", physical_id, **properties)
+    body["OldResourceProperties"] = old["ResourceProperties"]
+    return body
+
+
+def replaced(
+    resource: ModuleType, cloudformation: CloudFormation, created: dict[str, Any], **properties: str
+) -> dict[str, Any]:
+    """The Update, then the Delete of the old physical id CloudFormation sends after it."""
+    first = event(cloudformation, "Create", **created)
+    resource.lambda_handler(first, FullTime())
+    old_id = cloudformation.responses[-1]["PhysicalResourceId"]
+    resource.lambda_handler(update(cloudformation, first, old_id, **properties), FullTime())
+    answer = cloudformation.responses[-1]
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["PhysicalResourceId"] != old_id
+    cleanup = event(cloudformation, "Delete", old_id, **created)
+    resource.lambda_handler(cleanup, FullTime())
+    assert cloudformation.responses[-1]["Status"] == "SUCCESS"
+    return answer
+
+
+@pytest.mark.parametrize(
+    "new_base",
+    [
+        "https://abc.execute-api.us-east-1.amazonaws.com/v2/triggers/",  # StageName
+        "https://hooks.example.com/triggers/",  # PublicWebhookBaseUrl
+    ],
+)
+def test_a_new_url_moves_the_subscriptions_including_request_response_ones(
+    resource: ModuleType, cloudformation: CloudFormation, sim: TenantSimulator, new_base: str
+) -> None:
+    triggers = f"{PRE},{CREATED}"
+    replaced(resource, cloudformation, {"TriggerIds": triggers}, TriggerIds=triggers, WebhookBaseUrl=new_base)
+    subscriptions = [s for s in sim.subscriptions() if s.type == "HTTP"]
+    assert sorted((s.trigger_id, (s.http_config or {})["url"]) for s in subscriptions) == [
+        (PRE, new_base + PRE),
+        (CREATED, new_base + CREATED),
+    ]
+
+
+def test_a_new_transport_replaces_http_subscriptions_with_eventbridge_ones(
+    eb_resource: ModuleType, cloudformation: CloudFormation, eb_sim: TenantSimulator
+) -> None:
+    replaced(eb_resource, cloudformation, {"TriggerIds": PRE}, TriggerIds=PRE, **EB)
+    assert [(s.trigger_id, s.type) for s in eb_sim.subscriptions()] == [(PRE, "EVENTBRIDGE")]
+
+
+def test_function_configurations_answer_a_digest_per_function_that_follows_its_values(
+    resource: ModuleType, cloudformation: CloudFormation
+) -> None:
+    def digests(log_level: str) -> dict[str, Any]:
+        body = event(cloudformation, "Update", "function-configurations")
+        body["ResourceType"] = "Custom::FunctionConfigurations"
+        body["ResourceProperties"] = {
+            "ServiceToken": "arn",
+            "Receiver": {"SnapStart": "false", "Environment": {"POWERTOOLS_LOG_LEVEL": log_level}},
+            "Worker": {"SnapStart": "false", "Environment": {"MAX_RECEIVE_COUNT": "3"}},
+        }
+        resource.lambda_handler(body, FullTime())
+        answer = cloudformation.responses[-1]
+        assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "function-configurations"
+        return dict(answer["Data"])
+
+    info, debug = digests("INFO"), digests("DEBUG")
+    assert set(info) == {"Receiver", "Worker"} and len(info["Receiver"]) == 16
+    assert info["Receiver"] != debug["Receiver"] and info["Worker"] == debug["Worker"]
+    assert digests("INFO") == info

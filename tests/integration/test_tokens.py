@@ -159,7 +159,8 @@ def token_secret() -> StoredToken | None:
 def test_the_refresher_stores_a_fresh_token(refresher: ModuleType, sim: TenantSimulator) -> None:
     result = refresher.lambda_handler({"source": "aws.events"}, FakeLambdaContext())
     token = token_secret()
-    assert token is not None and token.usable() and result == {"expiresAt": token.expires_at}
+    assert token is not None and token.usable()
+    assert result == {"expiresAt": token.expires_at, "written": True}
     # the stored token is one the tenant accepts
     response = requests.get(
         f"{sim.url}/triggers/v1",
@@ -175,11 +176,33 @@ def test_an_outage_keeps_the_previous_token_and_fails_loudly(
 ) -> None:
     refresher.lambda_handler({}, FakeLambdaContext())
     good = token_secret()
+    assert good is not None
+    age(good, seconds=650)  # due again: 10 minutes since it was written
+    good = token_secret()
     sim.faults.fail_next_token_requests(1, status=status)
     with pytest.raises(TokenUnavailable):
         refresher.lambda_handler({}, FakeLambdaContext())
     assert token_secret() == good
     assert '"TokenRefreshFailed"' in capsys.readouterr().out  # the EMF metric the alarm can use
+
+
+def age(token: StoredToken, seconds: float) -> None:
+    """Store `token` as if written `seconds` ago."""
+    older = token.model_copy(update={"issued_at": time.time() - seconds})
+    boto3.client("secretsmanager").put_secret_value(SecretId="token", SecretString=older.to_secret_string())
+
+
+def test_the_refresher_writes_at_most_once_every_10_minutes_and_reads_its_own_secret(
+    refresher: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Secrets Manager quotas: avoid PutSecretValue more than once every 10 minutes (versions < 24 h stay)
+    first = refresher.lambda_handler({}, FakeLambdaContext())
+    second = refresher.lambda_handler({}, FakeLambdaContext())
+    assert first["written"] is True and second == {"expiresAt": first["expiresAt"], "written": False}
+    versions = boto3.client("secretsmanager").list_secret_version_ids(SecretId="token")["Versions"]
+    assert len(versions) == 2  # the deploy's "{}" and one token
+    out = capsys.readouterr().out
+    assert '"StoredTokenRemainingSeconds"' in out and "stored token unreadable" not in out
 
 
 def test_the_refresher_logs_neither_token_nor_client_secret(

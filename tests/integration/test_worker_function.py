@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from idn_local.sources import sqs_event
 from idn_simulator import InvocationState, SimulatorConfig, TenantSimulator
+from idn_tools.ops import DeadLetterQueue
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import split_envelope
 from idn_triggers.queue import QueuedInvocation, QueueSender, queued_invocation
@@ -41,13 +42,14 @@ from tests.integration.conftest_simulator import (
     http_subscription,
     running_receiver,
 )
+from tests.product_handlers.shared import APPROVED, APPROVER
 from tests.support import FakeLambdaContext, load_function
 
 IDENTITY_CREATED = "idn:identity-created"
 DEFAULT_DECISION = {
     "approved": True,
-    "comment": "Passed pre-approval policy checks.",
-    "approver": "sailpoint-event-triggers",
+    "comment": APPROVED,
+    "approver": APPROVER,
 }
 MAX_RECEIVES = 3
 
@@ -425,6 +427,30 @@ def test_a_permanently_refused_completion_is_dead_lettered_with_the_reason(
     assert dead["MessageAttributes"]["invocationId"]["StringValue"] == message.invocation_id
     assert dead["MessageAttributes"]["triggerId"]["StringValue"] == PRE_APPROVAL
     assert stack.simulator.invocation(message.invocation_id).state is InvocationState.AWAITING_CALLBACK
+
+
+def test_a_dead_lettered_invocation_leaves_no_idempotency_record_and_a_redrive_completes_it(
+    stack: Stack,
+) -> None:
+    # Given an invocation whose completion SailPoint refused once: dead-lettered
+    message = stack.invocation()
+    stack.send(message)
+    stack.simulator.faults.fail_next_completions(1, status=400)
+    assert stack.deliver(stack.receive(1)) == []
+    dlq = DeadLetterQueue(stack.sqs, stack.dlq_url)
+    assert [letter.invocation_id for letter in dlq.list()] == [message.invocation_id]
+    # Then nothing counts it as done for de-duplication
+    assert boto3.client("dynamodb").scan(TableName="idempotency")["Items"] == []
+    # When the operator redrives it (the ops tool's own redrive) and the worker receives it
+    moved, _ = dlq.redrive(stack.work_url)
+    assert [letter.invocation_id for letter in moved] == [message.invocation_id]
+    [redriven] = stack.receive(1)
+    assert "redrivenAt" in redriven["MessageAttributes"]
+    assert stack.deliver([redriven]) == []
+    # Then the handler ran again and the invocation is completed, and that run is kept as done
+    assert stack.simulator.invocation(message.invocation_id).state is InvocationState.COMPLETED
+    items = boto3.client("dynamodb").scan(TableName="idempotency")["Items"]
+    assert [item["status"]["S"] for item in items] == ["COMPLETED"]
 
 
 def test_a_batch_of_ten_completes_concurrently(stack: Stack) -> None:

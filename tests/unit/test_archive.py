@@ -19,8 +19,9 @@ from idn_triggers.archive import (
     processed_record,
     shown,
 )
-from idn_triggers.catalogue import TriggerType
+from idn_triggers.catalogue import TriggerType, known_triggers
 from idn_triggers.envelope import DeliveryKind, ResponseMode
+from idn_triggers.eventbridge import queued_from_event
 from idn_triggers.queue import QueuedInvocation, replayed_invocation
 
 NOW = datetime(2026, 12, 2, 1, 8, 6, 123456, tzinfo=UTC)
@@ -67,6 +68,8 @@ def test_status_codes_by_mode_and_delivery() -> None:
     assert acknowledged_status(ResponseMode.ASYNC, DeliveryKind.LIVE) == 200
     assert acknowledged_status(ResponseMode.DYNAMIC, DeliveryKind.LIVE) == 202
     assert acknowledged_status(ResponseMode.ASYNC, DeliveryKind.REPLAY) is None
+    assert acknowledged_status(None, DeliveryKind.RECOVERED) is None  # SailPoint saw the failure, not 200
+    assert acknowledged_status(None, DeliveryKind.REDRIVE) == 200  # acknowledged before dead-lettering
 
 
 def test_a_replayed_invocation_has_no_callback_and_its_own_idempotency_key() -> None:
@@ -94,15 +97,33 @@ def test_show_redacts_every_value_unless_revealed() -> None:
         payload={"requestedFor": [{"name": "Ada", "id": 7}], "note": None},
         status_code=200,
         outcome="answered",
-        answer={"approved": True},
+        answer={"approved": True, "approver": "policy-bot", "comment": "Ada may have it"},
         received_at=NOW,
         finished_at=NOW,
     )
     hidden = shown(record)
     assert hidden["payload"] == {"requestedFor": [{"name": "***", "id": "***"}], "note": None}
-    assert hidden["answer"] == {"approved": "***"} and hidden["trigger_id"] == PRE
+    # the decision is shown; the free-text comment stays redacted
+    assert hidden["answer"] == {"approved": True, "approver": "policy-bot", "comment": "***"}
+    assert hidden["trigger_id"] == PRE
     assert shown(record, reveal=True)["payload"]["requestedFor"][0]["name"] == "Ada"
     assert len(record.invocation_id) == 64  # no invocation id on SYNC: the payload's fingerprint
+
+
+def test_show_gives_the_dynamic_approvers_id_and_type_but_not_the_name() -> None:
+    record = answered_record(
+        trigger_id="idn:access-request-dynamic-approver",
+        trigger_type=TriggerType.REQUEST_RESPONSE,
+        mode=ResponseMode.SYNC,
+        invocation_id="inv-1",
+        payload={},
+        status_code=200,
+        outcome="answered",
+        answer={"id": "2c91808b", "name": "Ada Lovelace", "type": "IDENTITY"},
+        received_at=NOW,
+        finished_at=NOW,
+    )
+    assert shown(record)["answer"] == {"id": "2c91808b", "name": "***", "type": "IDENTITY"}
 
 
 def test_a_window_holds_since_but_not_until() -> None:
@@ -158,3 +179,19 @@ def test_a_tail_line_has_time_trigger_mode_status_outcome_latency_and_invocation
     line = tail_line(_record("inv-9"))
     assert line == f"2026-12-02T01:08:06.123Z  {PRE}  DYNAMIC  202  completed  0ms  inv-9"
     assert tail_line(_record("inv-9", DeliveryKind.REPLAY)).endswith("  -  completed  0ms  inv-9  [REPLAY]")
+
+
+def test_an_eventbridge_delivery_received_no_status_from_us_and_says_how_it_came() -> None:
+    # Given an EventBridge event the worker processed (SailPoint put it on a bus: no HTTP answer)
+    event = {
+        "detail-type": "idn:identity-created",
+        "source": "aws.partner/sailpoint.com/x/idn/identity-created",
+        "time": "2026-12-02T01:08:06Z",
+        "detail": {"identity": {"id": "i1"}, "_metadata": {"invocationId": "inv-eb"}},
+    }
+    message = queued_from_event(event, lambda _: known_triggers()["idn:identity-created"], timedelta(hours=1))
+    # When the worker archives it
+    record = processed_record(message, "processed", None, 1.0, NOW)
+    # Then its status is "-" (None), and it is marked as EventBridge
+    assert (record.status_code, record.transport) == (None, "EVENTBRIDGE")
+    assert record.summary()["transport"] == "EVENTBRIDGE"

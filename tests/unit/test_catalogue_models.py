@@ -285,7 +285,7 @@ app = load_function_module(Path(sys.argv[1]), "app")
 from idn_triggers.catalogue import TRIGGER_MODELS, known_triggers, trigger_document
 trigger_modules = {p.rpartition(".")[0] for pair in TRIGGER_MODELS.values() for p in pair if p}
 trigger_modules |= {"idn_triggers.models.generic", "idn_triggers.models.common"}
-loaded = lambda: sorted(m for m in sys.modules if m in trigger_modules or m.startswith("trigger_handlers."))
+loaded = lambda: sorted(m for m in sys.modules if m in trigger_modules or m.startswith("lazy_handlers."))
 known_triggers()
 before = loaded()
 body = json.dumps(trigger_document("idn:access-request-pre-approval")["exampleInput"])
@@ -294,11 +294,36 @@ print(json.dumps({"before": before, "after": loaded(), "status": status}))
 """
 
 
-def test_receiver_imports_no_trigger_model_until_that_trigger_is_used() -> None:
-    # Given a cold receiver with the full catalogue and every handler registered
+LAZY_HANDLER = """
+from idn_triggers.handlers import trigger_handler
+from idn_triggers.models.{model} import {event}
+
+
+@trigger_handler("{trigger_id}")
+def handle(event: {event}) -> None:
+    pass
+"""
+
+
+def test_receiver_imports_no_trigger_model_until_that_trigger_is_used(tmp_path: Path) -> None:
+    # Given a cold receiver with the full catalogue, and a handlers package with a module per
+    # trigger, each importing its own model (written here: the product owns no user handler)
+    package = tmp_path / "lazy_handlers"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    for trigger_id, (model, event) in {
+        "idn:access-request-pre-approval": ("access_request", "AccessRequestPreApproval"),
+        "idn:identity-created": ("identity", "IdentityCreated"),
+    }.items():
+        module = trigger_id.removeprefix("idn:").replace("-", "_")
+        (package / f"{module}.py").write_text(
+            LAZY_HANDLER.format(model=model, event=event, trigger_id=trigger_id), encoding="utf-8"
+        )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("INBOUND_")},
         "INBOUND_AUTH_TYPE": "NO_AUTH",
+        "HANDLERS_PACKAGE": "lazy_handlers",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
     }
     result = subprocess.run(
         [sys.executable, "-c", LAZY_SCRIPT, str(ROOT / "functions" / "receiver" / "app.py")],
@@ -315,5 +340,5 @@ def test_receiver_imports_no_trigger_model_until_that_trigger_is_used() -> None:
     assert report["after"] == [
         "idn_triggers.models.access_request",
         "idn_triggers.models.common",
-        "trigger_handlers.access_request_pre_approval",
+        "lazy_handlers.access_request_pre_approval",
     ]

@@ -118,6 +118,18 @@ def test_a_request_response_event_is_answered_through_its_callback_like_async() 
     assert queued.deadline == datetime(2021, 3, 1, 15, 17, 25, tzinfo=UTC)
 
 
+def test_an_events_arrival_time_has_the_precision_to_order_records() -> None:
+    # Given two events put in the same second (an event's `time` has whole seconds)
+    first = datetime(2021, 3, 1, 15, 0, 0, 100_000, tzinfo=UTC)
+    second = first.replace(microsecond=900_000)
+    # When the worker receives them a few hundred milliseconds apart
+    queued = [
+        queued_from_event(documented(), catalogue, timedelta(hours=1), now=at) for at in (first, second)
+    ]
+    # Then each is received when the worker got it, to the microsecond, in order
+    assert [q.received_at for q in queued] == [first, second]
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [

@@ -18,13 +18,14 @@ import pytest
 from idn_triggers.auth import AuthType, InboundAuthenticator, InboundSecret
 from idn_triggers.callback import CallbackOutcome, CallbackResult
 from idn_triggers.envelope import callback_url_problem, split_envelope
+from idn_triggers.errors import InvalidPayload
 from idn_triggers.handlers import HandlerRegistry
 from idn_triggers.queue import QueuedInvocation, queued_invocation
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings, WorkerSettings
 from idn_triggers.worker import Worker
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
 from tests.support import trigger_document
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 TENANT = "https://acme.api.identitynow.com"
 PRE = "idn:access-request-pre-approval"
@@ -65,12 +66,26 @@ FORGED = {
     "missing slashes": "https:acme.api.identitynow.com/trigger-invocations/v1/abc/complete",
     "file scheme": "file:///trigger-invocations/v1/abc/complete",
     "gopher scheme": "gopher://acme.api.identitynow.com/trigger-invocations/v1/abc/complete",
+    # issue 27 item 1: requests removes dot segments, so these reached /v3/v2024/anything/complete
+    "dot segments to another endpoint": f"{TENANT}/v3/sources/X/schemas/../../../v2024/anything"
+    "/trigger-invocations/../complete?x=1",
+    "dot-segment invocation id": f"{TENANT}/trigger-invocations/../complete",
+    "single-dot invocation id": f"{TENANT}/beta/trigger-invocations/./complete",
+    "encoded dot segments": f"{TENANT}/trigger-invocations/%2e%2e/complete",
+    "encoded slash in the id": f"{TENANT}/trigger-invocations/a%2F..%2F/complete",
+    "completion under another path": f"{TENANT}/v3/sources/X/trigger-invocations/v1/abc/complete",
+    "dot segment before the prefix": f"{TENANT}/../beta/trigger-invocations/abc/complete",
+    # issue 27 item 9: `$` matches before a final newline
+    "trailing newline": f"{GOOD}\n",
+    "trailing newline in the id": f"{TENANT}/trigger-invocations/v1/abc\n/complete",
 }
 ACCEPTED = {
     "v1 path": GOOD,
     "beta path": f"{TENANT}/beta/trigger-invocations/abc/complete",
     "trailing slash": f"{TENANT}/trigger-invocations/abc/complete/",
     "upper-case host and scheme": "HTTPS://ACME.API.IDENTITYNOW.COM/trigger-invocations/abc/complete",
+    "year-versioned path": f"{TENANT}/v2025/trigger-invocations/abc/complete",
+    "dots inside the id": f"{TENANT}/trigger-invocations/v1/a..b/complete",
 }
 
 
@@ -117,7 +132,7 @@ def receiver(queue: RecordingQueue) -> Receiver:
     )
     secret = InboundSecret.model_validate({"bearerToken": BEARER})
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS), queue)
+    return Receiver(settings, authenticator, HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS), queue)
 
 
 def delivery_body(callback_url: str, mode: str) -> str:
@@ -207,7 +222,7 @@ def test_the_worker_dead_letters_a_forged_callback_without_calling_it(url: str, 
         }
     )
     callbacks, sqs = NeverCalled(), FakeSqs()
-    worker = Worker(settings, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS), callbacks, sqs)
+    worker = Worker(settings, HandlerRegistry(PACKAGE, HANDLER_EXCEPTIONS), callbacks, sqs)
     record = {
         "messageId": "m-1",
         "receiptHandle": "r-1",
@@ -222,3 +237,44 @@ def test_the_worker_dead_letters_a_forged_callback_without_calling_it(url: str, 
     logged = captured_logs.getvalue()
     assert "callback URL refused" in logged
     assert SECRET not in logged
+
+
+# -- the worker calls a URL rebuilt from the tenant's, never the delivery's own string ------------
+@pytest.mark.parametrize(
+    ("sent", "called"),
+    [
+        (GOOD + "?x=1", GOOD),
+        (
+            "HTTPS://ACME.API.IDENTITYNOW.COM/beta/trigger-invocations/abc/complete/",
+            f"{TENANT}/beta/trigger-invocations/abc/complete",
+        ),
+    ],
+)
+def test_the_worker_posts_to_the_completion_url_rebuilt_from_the_tenant(sent: str, called: str) -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "TENANT_API_URL": TENANT,
+            "SAILPOINT_CLIENT_SECRET_ID": "client",
+            "TOKEN_SECRET_ID": "token",
+            "IDEMPOTENCY_TABLE": "table",
+            "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+            "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+        }
+    )
+    callbacks, sqs = NeverCalled(), FakeSqs()
+    worker = Worker(settings, HandlerRegistry("trigger_handlers", HANDLER_EXCEPTIONS), callbacks, sqs)
+    record = {
+        "messageId": "m-1",
+        "receiptHandle": "r-1",
+        "body": forged_message(sent).model_dump_json(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+    }
+    worker.process_record(record)
+    assert callbacks.calls == [called]
+
+
+def test_a_trailing_newline_is_no_invocation_id() -> None:
+    body = json.loads(delivery_body(GOOD, "async"))
+    body["_metadata"]["invocationId"] = "abc\n"
+    with pytest.raises(InvalidPayload):
+        split_envelope(PRE, body)

@@ -16,9 +16,10 @@ from idn_triggers.models.access_request import AccessRequestPreApproval, PreAppr
 from idn_triggers.queue import QueuedInvocation
 from idn_triggers.receiver import Receiver
 from idn_triggers.settings import ReceiverSettings
+from tests.product_handlers import HANDLER_EXCEPTIONS, PACKAGE
+from tests.product_handlers.shared import APPROVED, APPROVER
 from tests.support import trigger_document
 from tests.unit.conftest import HandlerPackage
-from trigger_handlers import HANDLER_EXCEPTIONS
 
 PRE = "idn:access-request-pre-approval"
 DYN = "idn:access-request-dynamic-approver"
@@ -85,7 +86,7 @@ def make_receiver(queue: FakeQueue | None = None, **env: str) -> Receiver:
         "test:defers": __name__,
     }
     authenticator = InboundAuthenticator(AuthType.BEARER_TOKEN, lambda: secret)
-    return Receiver(settings, authenticator, HandlerRegistry("trigger_handlers", exceptions), queue)
+    return Receiver(settings, authenticator, HandlerRegistry(PACKAGE, exceptions), queue)
 
 
 QUEUE = FakeQueue()
@@ -108,8 +109,8 @@ def test_sync_pre_approval_answers_200_with_a_decision() -> None:
     assert response.status_code == 200
     assert response.body == {
         "approved": True,
-        "comment": "Passed pre-approval policy checks.",
-        "approver": "sailpoint-event-triggers",
+        "comment": APPROVED,
+        "approver": APPROVER,
     }
     assert (response.trigger_id, response.mode, response.outcome) == (PRE, "SYNC", "answered")
 
@@ -199,6 +200,50 @@ def test_a_new_handler_module_is_served_once_its_trigger_is_configured(
 def test_malformed_body_is_400(body: str | None, message: str) -> None:
     response = post(PRE, body)
     assert response.status_code == 400 and message in response.body["message"]
+
+
+HUGE_INT = "9" * 5000  # past Python's int-conversion limit: ValueError, a 502 before issue 27
+
+
+def with_field(raw_value: str) -> str:
+    """EXAMPLE with one more field whose JSON text is `raw_value`, as sent (not re-encoded)."""
+    return json.dumps(EXAMPLE)[:-1] + f', "extra": {raw_value}}}'
+
+
+@pytest.mark.parametrize(
+    ("raw_value", "message"),
+    [
+        (HUGE_INT, "integer longer than 4300 digits"),
+        ("-" + HUGE_INT, "integer longer than 4300 digits"),
+        ("NaN", "NaN or Infinity"),
+        ("Infinity", "NaN or Infinity"),
+        ("-Infinity", "NaN or Infinity"),
+        ("1e999", "too large for a 64-bit float"),
+        ("-1e999", "too large for a 64-bit float"),
+    ],
+    ids=["huge-int", "huge-negative-int", "NaN", "Infinity", "-Infinity", "1e999", "-1e999"],
+)
+@pytest.mark.parametrize("base64_encoded", [False, True], ids=["text", "base64"])
+def test_numbers_json_cannot_carry_are_400_naming_the_problem(
+    raw_value: str, message: str, base64_encoded: bool
+) -> None:
+    body = with_field(raw_value)
+    if base64_encoded:
+        body = base64.b64encode(body.encode()).decode()
+    response = post(PRE, body, is_base64=base64_encoded)
+    assert response.status_code == 400 and message in response.body["message"]
+
+
+def test_a_long_integer_within_the_limit_is_kept() -> None:
+    assert post(PRE, with_field("9" * 4300)).status_code == 200
+
+
+def test_a_duplicate_key_is_400_whichever_level_it_is_at() -> None:
+    top = json.dumps(EXAMPLE)[:-1] + ', "requestedBy": {"id": "x", "name": "y", "type": "IDENTITY"}}'
+    nested = with_field('{"k": 1, "k": 2}')
+    for body in (top, nested):
+        response = post(PRE, body)
+        assert response.status_code == 400 and "duplicate key" in response.body["message"]
 
 
 def test_invalid_utf8_is_400() -> None:
@@ -389,3 +434,17 @@ def test_a_recorder_that_raises_changes_no_answer() -> None:
     expected = make_receiver(QUEUE).receive(PRE, AUTH, json.dumps(EXAMPLE))
     answered = archiving(RecordingArchive(fail=True)).receive(PRE, AUTH, json.dumps(EXAMPLE))
     assert (answered.status_code, answered.body) == (expected.status_code, expected.body)
+
+
+def test_a_mapping_key_in_an_error_location_is_data_and_never_echoed() -> None:
+    """Found by `make fuzz` (issue 27): `searchResults` is keyed by data; its keys were echoed."""
+    trigger = "idn:saved-search-complete"
+    payload = copy.deepcopy(trigger_document(trigger)["exampleInput"])
+    payload["searchResults"] = {"Jane-Doe-Private": "not an object"}
+    response = post(trigger, payload)
+    assert response.status_code == 400
+    assert "Jane-Doe-Private" not in response.json_body()
+    assert {
+        "field": "searchResults.*",
+        "problem": "Input should be a valid dictionary or instance of SavedSearchResults",
+    } in response.body["errors"]

@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from idn_tools.tenant_cli import schema_drift
+from idn_tools.tenant_doctor import schema_drift
 from idn_triggers.catalogue import known_triggers, trigger_document
 from idn_triggers.token_store import stored_token_age
 

@@ -22,7 +22,7 @@ from idn_triggers.callback import CallbackOutcome, CallbackResult
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import DeliveryKind, ResponseMode, split_envelope
 from idn_triggers.handlers import DEFER, Deferred, HandlerContext, HandlerRegistry, trigger_handler
-from idn_triggers.queue import QueuedInvocation, payload_fingerprint, queued_invocation
+from idn_triggers.queue import QueuedInvocation, payload_fingerprint, queued_invocation, redriven_attributes
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.worker import (
     MAX_DELAY_SECONDS,
@@ -787,6 +787,73 @@ def test_a_duplicate_is_logged_with_its_key_and_counted_as_duplicate(
     [skipped] = [line for line in lines if "skipped" in line["message"]]
     assert skipped["message"] == f"duplicate of {DECIDE}#{INVOCATION_ID}, skipped"
     assert skipped["first_outcome"] == "completed"
+
+
+def redriven(sent: dict[str, Any]) -> dict[str, Any]:
+    """The record the worker receives after `dlq redrive` moved a dead-lettered message back."""
+    moved = record(sent["MessageBody"])
+    moved["messageAttributes"] = {
+        name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+        for name, value in redriven_attributes(sent["MessageAttributes"]).items()
+    }
+    return moved
+
+
+def test_a_dead_lettered_outcome_is_not_kept_as_done_and_its_redrive_runs_the_handler(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    run_once, runs = once_per_key()
+    worker = Worker(settings(), REGISTRY, callbacks, sqs, run_once=run_once)
+    # Given a completion SailPoint refused: dead-lettered after the handler ran
+    callbacks.results.append(
+        CallbackResult(CallbackOutcome.PERMANENT, "HTTP 400: invalid output", status=400)
+    )
+    assert worker.process_record(record(message())) is WorkerOutcome.CALLBACK_REJECTED
+    [dead] = sqs.dead_letters()
+    # When it is redriven
+    outcome = worker.process_record(redriven(dead))
+    # Then the handler ran again, as a redrive, and completed the invocation
+    assert outcome is WorkerOutcome.COMPLETED
+    assert [context.delivery for _, _, context in CALLS if context] == [
+        DeliveryKind.LIVE,
+        DeliveryKind.REDRIVE,
+    ]
+    assert len(callbacks.calls) == 2 and len(runs) == 2
+    # And that finished run is kept: a further copy is a duplicate
+    assert worker.process_record(redriven(dead)) is WorkerOutcome.DUPLICATE
+
+
+def test_a_redriven_invocation_sailpoint_closed_runs_as_a_replay_and_is_never_completed_again(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    worker = Worker(settings(), REGISTRY, callbacks, sqs)
+    # Given a request-response invocation the worker failed at SailPoint (handler failed on every try)
+    failing = message(BROKEN)
+    assert worker.process_record(record(failing, MAX_RECEIVES)) is WorkerOutcome.HANDLER_FAILED
+    [dead] = sqs.dead_letters()
+    assert dead["MessageAttributes"]["closedAtSailPoint"]["StringValue"] == "true"
+    assert [call.error for call in callbacks.calls] == ["the receiver could not process this invocation"]
+    # When the handler is fixed and the message redriven
+    fixed = record(dead["MessageBody"].replace(BROKEN, DECIDE))
+    fixed["messageAttributes"] = redriven(dead)["messageAttributes"]
+    outcome = worker.process_record(fixed)
+    # Then the handler ran as a replay, and nothing more was sent to SailPoint
+    assert outcome is WorkerOutcome.PROCESSED
+    assert [context.delivery for _, _, context in CALLS if context] == [DeliveryKind.REPLAY]
+    assert len(callbacks.calls) == 1
+
+
+def test_a_redriven_request_response_past_its_deadline_runs_as_a_replay(
+    callbacks: FakeCallbacks, sqs: FakeSqs
+) -> None:
+    worker = Worker(settings(), REGISTRY, callbacks, sqs)
+    late = record(message(deadline=timedelta(seconds=-1)))
+    late["messageAttributes"] = {"redrivenAt": {"stringValue": datetime.now(UTC).isoformat()}}
+
+    assert worker.process_record(late) is WorkerOutcome.PROCESSED
+
+    assert [context.delivery for _, _, context in CALLS if context] == [DeliveryKind.REPLAY]
+    assert callbacks.calls == [] and sqs.dead_letters() == []
 
 
 def test_a_retried_invocation_runs_again_and_poison_never_reaches_the_idempotency_layer(

@@ -17,7 +17,7 @@ import argparse
 import copy
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -66,6 +66,41 @@ def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentPa
             for sub in dict.fromkeys(action.choices.values()):  # aliases map to one parser
                 yield sub
                 yield from _subparsers(sub)
+
+
+def tenant_url_problem(url: str) -> str | None:
+    """Why a SAILPOINT_TENANT_URL (or --tenant-url) cannot be used, else None: it needs its scheme
+    and a host, e.g. https://acme.api.identitynow.com (without one, requests fails obscurely)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme in ("https", "http") and parts.netloc:
+        return None
+    return f"the tenant URL {url!r} needs its scheme and host, e.g. https://acme.api.identitynow.com"
+
+
+def chosen_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The deepest subcommand `argv` names (e.g. `events list`), so a usage error shows its usage."""
+    current = parser
+    for word in argv:
+        actions = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if actions and word in actions[0].choices:
+            current = actions[0].choices[word]
+    return current
+
+
+def parse_arguments(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    take_extra: Callable[[argparse.Namespace, list[str]], bool] | None = None,
+) -> argparse.Namespace:
+    """`parser.parse_args`, except that an unknown argument is reported by the subcommand it follows
+    (its usage and its options), not by the top-level parser. `take_extra` may claim leftovers."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(words)
+    if extra and not (take_extra and take_extra(args, extra)):
+        chosen_parser(parser, words).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def undocumented_options(parser: argparse.ArgumentParser) -> list[str]:

@@ -21,6 +21,7 @@ invocation once, and its own idempotency key makes the worker run it once.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
@@ -32,12 +33,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from idn_tools.cli_support import aws_client_options
-from idn_triggers.archive import ArchivedDelivery, ArchiveError, DeliveryArchive, Window, s3_client, shown
+from idn_tools.queues import OpsError, discovered_queue_urls
+from idn_triggers.archive import (
+    ArchivedDelivery,
+    ArchiveError,
+    ArchiveNotFound,
+    DeliveryArchive,
+    Window,
+    s3_client,
+    shown,
+)
+from idn_triggers.catalogue import known_triggers
 from idn_triggers.envelope import DeliveryKind, ResponseMode
 from idn_triggers.queue import replayed_invocation
 
 _AGE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+NOT_FOUND = 3  # the README's code for what AWS (here: the archive) does not have
 _RATE = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?:/s)?$")
 
 
@@ -78,6 +90,47 @@ def window_of(since: str | None, until: str | None, default_age: timedelta) -> W
     if end <= start:
         raise EventsError("--until must be later than --since")
     return Window(start, end)
+
+
+# -- checking the filters -----------------------------------------------------------------------------
+def known_outcomes() -> list[str]:
+    """Every outcome a record can have: the receiver's (`answered`, or the error it answered with) and
+    the worker's (`WorkerOutcome`)."""
+    from idn_triggers import errors
+    from idn_triggers.worker import WorkerOutcome
+
+    refused = {
+        cls.outcome
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.TriggerError)
+    }
+    return sorted({"answered", *refused, *(o.value for o in WorkerOutcome)})
+
+
+def checked_filters(args: argparse.Namespace, archive: DeliveryArchive, window: Window | None) -> None:
+    """A misspelt --trigger or --outcome is a usage error naming close matches and the valid values,
+    never an empty listing. A trigger is valid if the catalogue knows it or the window holds records
+    of it (ExtraTriggers ids)."""
+    outcomes = known_outcomes()
+    for outcome in getattr(args, "outcome", None) or []:
+        if outcome not in outcomes:
+            raise EventsError(
+                f"unknown outcome {outcome!r}{_close(outcome, outcomes)}; valid: {', '.join(outcomes)}"
+            )
+    trigger = getattr(args, "trigger", None)
+    if trigger is None or trigger in known_triggers():
+        return
+    days = window.days() if window else [datetime.now(UTC).date()]
+    archived = {found for day in days for found in archive.triggers_on(day)}
+    if trigger not in archived:
+        candidates = sorted({*known_triggers(), *archived})
+        hint = _close(trigger, candidates) or "; `idn-triggers triggers list --offline` shows them all"
+        raise EventsError(f"unknown trigger id {trigger!r}{hint}")
+
+
+def _close(value: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, list(candidates), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 # -- selecting and replaying --------------------------------------------------------------------------
@@ -175,29 +228,56 @@ def follow(
         sleep(interval)
 
 
+_PAYLOAD_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def invocation_label(record: ArchivedDelivery) -> str:
+    """SailPoint's invocation id as `idn-triggers invocations status` shows it; a SYNC or HTTP
+    fire-and-forget delivery carries none, and its record holds our de-duplication key instead
+    (the payload's fingerprint, or a sample's own id): shown labelled `key:`, shortened."""
+    value = record.invocation_id
+    if _PAYLOAD_KEY.match(value):
+        return f"key:{value[:12]}"
+    if value.startswith("sample-"):
+        return f"key:{value}"
+    return value
+
+
+def _when(moment: datetime) -> str:
+    """UTC to the millisecond: enough to order records that arrive within one second."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"
+
+
+def _tags(record: ArchivedDelivery) -> list[str]:
+    """What sets a record apart from a live HTTP delivery: EVENTBRIDGE, and REPLAY, RECOVERED, REDRIVE."""
+    return [
+        *(["EVENTBRIDGE"] if record.transport == "EVENTBRIDGE" else []),
+        *([] if record.delivery is DeliveryKind.LIVE else [record.delivery.value]),
+    ]
+
+
 def tail_line(record: ArchivedDelivery) -> str:
     """time, trigger, mode, status, outcome, latency, invocation id (and the delivery kind if not live)."""
     status = "-" if record.status_code is None else str(record.status_code)
-    kind = "" if record.delivery is DeliveryKind.LIVE else f"  [{record.delivery.value}]"
+    kind = "".join(f"  [{tag}]" for tag in _tags(record))
     return (
-        f"{record.received_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3]
-        + f"Z  {record.trigger_id}  {record.mode}  {status}  {record.outcome}  "
-        f"{record.latency_ms:.0f}ms  {record.invocation_id}{kind}"
+        f"{_when(record.received_at)}  {record.trigger_id}  {record.mode}  {status}  {record.outcome}  "
+        f"{record.latency_ms:.0f}ms  {invocation_label(record)}{kind}"
     )
 
 
 def _table(records: Sequence[ArchivedDelivery]) -> str:
-    header = ("received", "event id", "trigger", "mode", "status", "outcome", "latency", "invocation")
+    header = ("received", "event id", "trigger", "mode", "status", "outcome", "latency", "invocation or key")
     rows = [
         (
-            f"{r.received_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+            _when(r.received_at),
             r.event_id,
             r.trigger_id,
-            r.mode + ("" if r.delivery is DeliveryKind.LIVE else f" ({r.delivery.value})"),
+            r.mode + (f" ({', '.join(_tags(r))})" if _tags(r) else ""),
             "-" if r.status_code is None else str(r.status_code),
             r.outcome,
             f"{r.latency_ms:.0f}ms",
-            r.invocation_id,
+            invocation_label(r),
         )
         for r in records
     ]
@@ -233,7 +313,10 @@ def add_commands(commands: Any) -> None:
         command.add_argument("--since", help="from this time (default: 24 hours ago for list)")
         command.add_argument("--until", help="up to this time (default: now)")
         command.add_argument(
-            "--outcome", action="append", default=[], help="only this outcome (repeatable), e.g. processed"
+            "--outcome",
+            action="append",
+            default=[],
+            help="only this outcome (repeatable): " + ", ".join(known_outcomes()),
         )
     listing.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
     listing.add_argument("--json", action="store_true", help="one JSON object per delivery")
@@ -305,8 +388,6 @@ def _work_queue(args: argparse.Namespace, clients: Clients, sqs: Any) -> str:
     if "WorkQueueUrl" in clients.stack_outputs:
         return clients.stack_outputs["WorkQueueUrl"]
     if args.endpoint_url:
-        from idn_tools.ops import OpsError, discovered_queue_urls
-
         try:
             return discovered_queue_urls(sqs)[1]
         except OpsError as error:
@@ -316,10 +397,13 @@ def _work_queue(args: argparse.Namespace, clients: Clients, sqs: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run an `events` or `deliveries` command; its own errors are one line on stderr and exit status
-    2. AWS's errors, a closed pipe and Ctrl-C are the caller's (cli_support: aws_errors_explained,
+    2, an unknown event id 3 (as `idn-triggers` answers a tenant's "not found"). AWS's errors, a closed pipe and Ctrl-C are the caller's (cli_support: aws_errors_explained,
     guarded)."""
     try:
         return _run(args)
+    except ArchiveNotFound as error:  # what you named does not exist: not a usage error
+        print(f"error: {error}", file=sys.stderr)
+        return NOT_FOUND
     except (EventsError, ArchiveError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -333,6 +417,7 @@ def _run(args: argparse.Namespace) -> int:
     clients = _clients(args)
     archive = clients.archive
     if args.group == "deliveries":
+        checked_filters(args, archive, None)
         followed = follow(archive, trigger_id=args.trigger, interval=max(0.2, args.interval))
         for shown_count, record in enumerate(followed, start=1):
             print(json.dumps(record.summary()) if args.json else tail_line(record), flush=True)
@@ -344,6 +429,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "list":
         window = window_of(args.since, args.until, timedelta(hours=24))
+        checked_filters(args, archive, window)
         records = list(
             matching(
                 archive, window, trigger_id=args.trigger, outcomes=args.outcome, limit=max(1, args.limit)
@@ -380,6 +466,7 @@ def _replay(args: argparse.Namespace, clients: Clients) -> int:
         records = [archive.find(event_id) for event_id in dict.fromkeys(args.event_ids)]
     else:
         window = window_of(args.since, args.until, timedelta(hours=24))
+        checked_filters(args, archive, window)
         records = list(
             matching(
                 archive,

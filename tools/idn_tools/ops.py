@@ -1,7 +1,9 @@
-"""Operator commands for the dead-letter queue: inspect what was dead-lettered, and redrive it.
+"""idn-triggers-ops: operate a deployed stack (or local mode): the dead-letter queues (list, redrive),
+the delivery archive (events list, show, replay; deliveries tail) and recovery of events SailPoint
+could not deliver (recover).
 
-    idn-triggers-ops dlq list    [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
-    idn-triggers-ops dlq redrive [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
+    idn-triggers-ops dlq list    [--events] [--stack-name S | --queue-url URL] [--endpoint-url URL] [--json]
+    idn-triggers-ops dlq redrive [--events] [--stack-name S | --queue-url URL --to URL] [--invocation-id ID ...]
                                  [--reason-prefix TEXT] [--max N] [--dry-run] [--method copy|move-task]
     idn-triggers-ops events list|show|replay ...; idn-triggers-ops deliveries tail ...
         (the delivery archive: see idn_tools.events)
@@ -11,12 +13,14 @@
         (hold one trigger's events while its downstream is down: see idn_tools.trigger_ops)
 
 Global flags (`--json`, `--endpoint-url`, `--region`, `--stack-name`) go before or after the
-subcommand. Exit codes: 0 done, 2 usage error, 3 AWS refused or could not be reached.
+subcommand. Exit codes: 0 done, 2 usage error, 3 AWS refused or could not be reached (or, for
+`events`, has no such event).
 
 Against AWS it uses boto3's default credentials and region; `--stack-name` reads the stack outputs
-`DeadLetterQueueUrl` and `WorkQueueUrl`. Against local mode (or any SQS emulation) give
-`--endpoint-url` (e.g. moto's URL that `make run` prints); without queue URLs, the queues are found
-by their logical names (`...-DeadLetterQueue`, `...-WorkQueue`).
+`DeadLetterQueueUrl` (with `--events`, `EventsDeadLetterQueueUrl`: the EventBridge rule's) and
+`WorkQueueUrl`. Against local mode (or any SQS emulation) give `--endpoint-url` (e.g. moto's URL that
+`make run` prints); without queue URLs, the queues are found by their logical names
+(`...-DeadLetterQueue` or `...-EventsDeadLetterQueue`, and `...-WorkQueue`).
 
 Listing never prints a message body: it holds the invocation's callback secret and the trigger's
 payload (identity data). It shows the `reason`, `triggerId`, `invocationId`, `failedAt` and
@@ -24,10 +28,13 @@ payload (identity data). It shows the `reason`, `triggerId`, `invocationId`, `fa
 was moved by SQS itself after `maxReceiveCount` receives (the worker crashed or timed out each time).
 
 Redrive (`copy`, the default): receive a message (hidden from other readers meanwhile), send its
-body and routing attributes to the work queue, and only then delete it from the DLQ. A failure
-between the send and the delete leaves a copy in both queues, which the worker's idempotency absorbs;
-nothing is ever deleted before it is stored again. `move-task` asks SQS to move everything
-(StartMessageMoveTask; AWS only, no filters).
+body, routing attributes and a `redrivenAt` mark to the work queue, and only then delete it from the
+DLQ; each moved message is printed with what the worker will do with it (run the handler again, or,
+for a request-response invocation SailPoint has closed, run it as a replay: docs/runbook-dlq.md). A
+dead-lettered outcome never counted as done for the worker's idempotency, so the handler runs again.
+A failure between the send and the delete leaves a copy in both queues; once one copy's run has
+finished, the worker's idempotency absorbs the other. Nothing is ever deleted before it is stored
+again. `move-task` asks SQS to move everything (StartMessageMoveTask; AWS only, no filters).
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from idn_tools import events, recover, trigger_ops
@@ -46,10 +54,12 @@ from idn_tools.cli_support import (
     aws_client_options,
     aws_errors_explained,
     guarded,
+    parse_arguments,
     quiet_closed_pipes,
     share_global_options,
 )
-from idn_triggers.queue import ReceivedAttributes, routing_attributes
+from idn_tools.queues import OpsError, discovered_queue_urls, stack_queue_urls
+from idn_triggers.queue import QueuedInvocation, ReceivedAttributes, redriven_attributes
 
 NO_REASON = "(none: moved by SQS after maxReceiveCount; the worker crashed or timed out each time)"
 
@@ -66,15 +76,35 @@ class DeadLetter:
     worker_receive_count: str | None
     age_seconds: float | None
     receipt_handle: str = ""
+    effect: str = field(default="", compare=False)  # what a redrive will do (redrive only)
 
     def row(self) -> dict[str, Any]:
         row = asdict(self)
         row.pop("receipt_handle")
+        if not self.effect:
+            row.pop("effect")
         row["reason"] = self.reason or NO_REASON
         return row
 
 
-def dead_letter(message: dict[str, Any], now: float | None = None) -> DeadLetter:
+def redrive_effect(message: dict[str, Any], now: datetime | None = None) -> str:
+    """What the worker will do with this message once redriven (see QueuedInvocation.redriven): read
+    from the body's shape and deadline, never printed."""
+    attributes = ReceivedAttributes.from_sqs_message(message, ids_from_body=False)
+    try:
+        queued = QueuedInvocation.model_validate_json(message.get("Body", ""))
+    except ValueError:
+        body = message.get("Body", "")
+        if '"detail-type"' in body:
+            return "the worker runs it again (an EventBridge event)"
+        return "the worker reads it again; a body it still cannot read comes back with the same reason"
+    if queued.expects_answer and (attributes.closed_at_sailpoint or queued.past_deadline(now)):
+        why = "deadline passed" if queued.past_deadline(now) else "already failed with an error"
+        return f"runs as a replay: SailPoint closed this invocation ({why}); archived, never completed again"
+    return "runs the handler again"
+
+
+def dead_letter(message: dict[str, Any], now: float | None = None, effect: str = "") -> DeadLetter:
     attributes = ReceivedAttributes.from_sqs_message(message)
     sent = message.get("Attributes", {}).get("SentTimestamp")
     age = (now if now is not None else time.time()) - int(sent) / 1000 if sent else None
@@ -87,6 +117,7 @@ def dead_letter(message: dict[str, Any], now: float | None = None) -> DeadLetter
         worker_receive_count=attributes.receive_count,
         age_seconds=round(age, 1) if age is not None else None,
         receipt_handle=message["ReceiptHandle"],
+        effect=effect,
     )
 
 
@@ -157,7 +188,7 @@ class DeadLetterQueue:
         kept: list[dict[str, Any]] = []  # read but not moved: visible again when this ends
         try:
             for message in self._receive(hold_seconds):
-                letter = dead_letter(message)
+                letter = dead_letter(message, effect=redrive_effect(message))
                 wanted = (
                     (not invocation_ids or letter.invocation_id in invocation_ids)
                     and (reason_prefix is None or (letter.reason or "").startswith(reason_prefix))
@@ -167,7 +198,7 @@ class DeadLetterQueue:
                     kept.append(message)
                     (moved if wanted else skipped).append(letter)
                     continue
-                attributes = routing_attributes(message.get("MessageAttributes", {}))
+                attributes = redriven_attributes(message.get("MessageAttributes", {}))
                 self.sqs.send_message(
                     QueueUrl=work_queue_url, MessageBody=message["Body"], MessageAttributes=attributes
                 )
@@ -191,38 +222,6 @@ class DeadLetterQueue:
         )
 
 
-# -- finding the queues -----------------------------------------------------------------------------
-class OpsError(Exception):
-    """A usage or environment problem; the message is the whole explanation."""
-
-
-def stack_queue_urls(cloudformation: Any, stack_name: str) -> tuple[str, str]:
-    """(DeadLetterQueueUrl, WorkQueueUrl) from the stack's outputs."""
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as error:
-        raise OpsError(f"cannot read stack {stack_name}: {error}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("DeadLetterQueueUrl", "WorkQueueUrl") if key not in outputs]
-    if missing:
-        raise OpsError(f"stack {stack_name} has no output {', '.join(missing)}")
-    return outputs["DeadLetterQueueUrl"], outputs["WorkQueueUrl"]
-
-
-def discovered_queue_urls(sqs: Any) -> tuple[str, str]:
-    """Local mode: the one `...-DeadLetterQueue` and `...-WorkQueue` the endpoint holds."""
-    urls = sqs.list_queues().get("QueueUrls", [])
-    found = []
-    for suffix in ("-DeadLetterQueue", "-WorkQueue"):
-        matches = [url for url in urls if url.endswith(suffix)]
-        if len(matches) != 1:
-            raise OpsError(
-                f"found {len(matches)} queues named *{suffix} at this endpoint; give --queue-url (and --to)"
-            )
-        found.append(matches[0])
-    return found[0], found[1]
-
-
 def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
     """boto3 clients for SQS (and CloudFormation with --stack-name)."""
     import boto3
@@ -235,11 +234,11 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _queues(args: argparse.Namespace, sqs: Any, cloudformation: Any) -> tuple[str, str | None]:
     if args.stack_name:
-        return stack_queue_urls(cloudformation, args.stack_name)
+        return stack_queue_urls(cloudformation, args.stack_name, events=args.events)
     if args.queue_url:
         return args.queue_url, getattr(args, "to", None)
     if args.endpoint_url:
-        return discovered_queue_urls(sqs)
+        return discovered_queue_urls(sqs, events=args.events)
     raise OpsError("give --stack-name, or --queue-url (with --to for redrive), or --endpoint-url")
 
 
@@ -286,15 +285,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     parser.add_argument("--stack-name", help="read DeadLetterQueueUrl/WorkQueueUrl from this stack's outputs")
     commands = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    dlq = commands.add_parser("dlq", help="the dead-letter queue: list, redrive").add_subparsers(
-        dest="command", required=True, metavar="ACTION"
-    )
+    dlq = commands.add_parser(
+        "dlq", help="the dead-letter queues (the worker's; --events: EventBridge's): list, redrive"
+    ).add_subparsers(dest="command", required=True, metavar="ACTION")
     for name, text in (
         ("list", "one line per dead-lettered message: age, trigger, invocation, reason (never the body)"),
         ("redrive", "store dead-lettered messages in the work queue again, then delete them from the DLQ"),
     ):
         command = dlq.add_parser(name, help=text, description=text)
         command.add_argument("--queue-url", help="the dead-letter queue's URL (instead of --stack-name)")
+        command.add_argument(
+            "--events",
+            action="store_true",
+            help="the EventBridge rule's dead-letter queue (stack output EventsDeadLetterQueueUrl): "
+            "events EventBridge could not put on the work queue",
+        )
         command.add_argument(
             "--hold-seconds",
             type=int,
@@ -323,10 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 done; 2 usage error; 3 AWS refused or could not be reached."""
     with quiet_closed_pipes():
-        parser = build_parser()
-        args, extra = parser.parse_known_args(argv)
-        if extra and not events.take_positionals(args, extra):  # `replay ID --dry-run ID`: ids anywhere
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        # `replay ID --dry-run ID`: event ids anywhere; any other leftover is the subcommand's usage error
+        args = parse_arguments(build_parser(), argv, events.take_positionals)
         command = {
             "events": events.run,
             "deliveries": events.run,
@@ -380,9 +383,14 @@ def run_dlq(args: argparse.Namespace) -> int:
             json.dumps({"action": verb, **letter.row()})
             if args.json
             else f"{verb}: {letter.invocation_id or letter.message_id} ({letter.reason or NO_REASON})"
+            f" -> {letter.effect}"
         )
     if not args.json:
         print(f"{verb} {len(moved)} message(s) to the work queue")
+        if moved and not args.dry_run:
+            print(
+                "each shows in `idn-triggers-ops deliveries tail` (or `events list`) once the worker ran it"
+            )
     return 0
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from idn_tools.cli_support import aws_client_options
+from idn_tools.cli_support import aws_client_options, tenant_url_problem
 from idn_triggers.durations import parse_duration
 from idn_triggers.queue import QueueSender
 from idn_triggers.recovery import (
@@ -118,6 +118,9 @@ def _tenant(args: argparse.Namespace) -> SailPointClient:
             "needs the sp:trigger-service-invocation-status:read and subscriptions read scopes)"
         )
     assert url and client_id and secret
+    problem = tenant_url_problem(url)
+    if problem:
+        raise RecoverUsageError(f"{problem} (SAILPOINT_TENANT_URL or --tenant-url)")
     credentials = ClientCredentials(client_id=client_id, client_secret=SecretStr(secret))
     base = url.rstrip("/")
     return SailPointClient(base, ClientCredentialsTokenProvider(base, lambda: credentials))

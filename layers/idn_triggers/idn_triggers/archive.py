@@ -46,6 +46,10 @@ class ArchiveError(Exception):
     """Reading the archive failed; the message is the whole explanation (no payload values)."""
 
 
+class ArchiveNotFound(ArchiveError):
+    """No record has that event id (expired, or never archived)."""
+
+
 class ArchivedDelivery(BaseModel):
     """One accepted delivery and its end. Nothing secret: the model has no field that could hold one."""
 
@@ -57,8 +61,9 @@ class ArchivedDelivery(BaseModel):
     trigger_type: TriggerType
     mode: str  # SYNC, ASYNC, DYNAMIC or FIRE_AND_FORGET
     delivery: DeliveryKind = DeliveryKind.LIVE
+    transport: Literal["HTTP", "EVENTBRIDGE"] = "HTTP"  # how SailPoint sent it
     invocation_id: str
-    status_code: int | None  # what SailPoint received from the receiver; None for a replay
+    status_code: int | None  # what SailPoint received from the receiver; None for a replay or recovery
     outcome: str  # the receiver's (answered, handler_failed, ...) or the worker's WorkerOutcome
     archived_by: Literal["receiver", "worker"]
     received_at: datetime  # when the delivery (or the replay) arrived
@@ -86,6 +91,7 @@ class ArchivedDelivery(BaseModel):
             "trigger_id": self.trigger_id,
             "mode": self.mode,
             "delivery": self.delivery.value,
+            "transport": self.transport,
             "status_code": self.status_code,
             "outcome": self.outcome,
             "latency_ms": self.latency_ms,
@@ -125,11 +131,16 @@ def _time_key(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
 
 
-def acknowledged_status(mode: ResponseMode | None, delivery: DeliveryKind) -> int | None:
+def acknowledged_status(
+    mode: ResponseMode | None, delivery: DeliveryKind, *, eventbridge: bool = False
+) -> int | None:
     """What the receiver answered a delivery the worker processes: 202 for a deferred DYNAMIC
-    invocation (the receiver queues DYNAMIC only when the handler deferred), 200 otherwise; a replay
-    was never a delivery."""
-    if delivery is DeliveryKind.REPLAY:
+    invocation (the receiver queues DYNAMIC only when the handler deferred), 200 otherwise (a redrive
+    included: its delivery was acknowledged before it was dead-lettered). None when SailPoint received
+    nothing from us: a replay was never a delivery, and a recovered event is one whose delivery
+    failed (SailPoint saw an error or nothing, which the archive does not know), and an EventBridge
+    event (SailPoint put it on a bus: no answer from us)."""
+    if eventbridge or delivery in (DeliveryKind.REPLAY, DeliveryKind.RECOVERED):
         return None
     return 202 if mode is ResponseMode.DYNAMIC else 200
 
@@ -185,8 +196,11 @@ def processed_record(
         trigger_type=message.trigger_type,
         mode=message.mode.value if message.mode else FIRE_AND_FORGET,
         delivery=message.delivery,
+        transport="EVENTBRIDGE" if message.transport else "HTTP",
         invocation_id=message.invocation_id,
-        status_code=acknowledged_status(message.mode, message.delivery),
+        status_code=acknowledged_status(
+            message.mode, message.delivery, eventbridge=message.transport is not None
+        ),
         outcome=str(outcome),
         archived_by="worker",
         received_at=message.received_at,
@@ -319,7 +333,7 @@ class DeliveryArchive:
             key = record_key(event_id, trigger)
             if any(found == key for found in self._keys(key)):
                 return self.get(key)
-        raise ArchiveError(f"no archived event {event_id} (expired, or never archived)")
+        raise ArchiveNotFound(f"no archived event {event_id} (expired, or never archived)")
 
     def records(self, keys: list[str], workers: int = 16) -> Iterator[ArchivedDelivery]:
         """The records of `keys`, in order, read `workers` at a time."""
@@ -386,10 +400,26 @@ def redacted(value: Any) -> Any:
     return None if value is None else REDACTED
 
 
+# The decision in a request-response answer: pre-approval's `approved` and `approver` (the deciding
+# system), the dynamic approver's `id` and `type`. Shown without --reveal: they are what an operator
+# checks; the comment and the approver's name stay redacted (free text, personal data).
+DECISION_FIELDS: Final = frozenset({"approved", "approver", "id", "type"})
+
+
 def shown(record: ArchivedDelivery, *, reveal: bool = False) -> dict[str, Any]:
-    """A record as `events show` prints it: payload and answer redacted unless `reveal`."""
+    """A record as `events show` prints it: payload and answer redacted unless `reveal`, except the
+    answer's decision (DECISION_FIELDS)."""
     data: dict[str, Any] = json.loads(record.model_dump_json())
     if not reveal:
         data["payload"] = redacted(data["payload"])
-        data["answer"] = redacted(data["answer"])
+        answer = data["answer"]
+        if isinstance(answer, dict):
+            data["answer"] = {
+                key: value
+                if key in DECISION_FIELDS and not isinstance(value, dict | list)
+                else redacted(value)
+                for key, value in answer.items()
+            }
+        else:
+            data["answer"] = redacted(answer)
     return data

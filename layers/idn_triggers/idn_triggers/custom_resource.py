@@ -6,6 +6,7 @@ SUCCESS or FAILED (with a one-line reason) is sent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -65,3 +66,13 @@ def run_custom_resource(
         respond(event, "FAILED", physical_id, reason=reason, session=session)
         return
     respond(event, "SUCCESS", physical_id, data=data, session=session)
+
+
+def configuration_digests(properties: dict[str, Any]) -> dict[str, str]:
+    """A short digest of each function's configuration (`Custom::FunctionConfigurations`): it goes
+    into the function's version Description, so a changed value publishes a new version."""
+    return {
+        name: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+        for name, value in properties.items()
+        if name not in ("ServiceToken", "ServiceTimeout")
+    }

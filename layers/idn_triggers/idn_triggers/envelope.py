@@ -26,10 +26,17 @@ from idn_triggers.catalogue import TriggerType
 from idn_triggers.errors import InvalidPayload, MalformedBody
 
 METADATA_KEY = "_metadata"
-_COMPLETE_PATH = re.compile(r"/trigger-invocations/(?:v1/)?(?P<id>[^/]+)/complete/?$")
+# The whole path of a completion URL: `/trigger-invocations/v1/{id}/complete`, or the legacy
+# `/{beta|v2024|...}/trigger-invocations/{id}/complete`. Anchored at both ends (fullmatch, so no `$`
+# that a trailing newline passes), and the id may not be a dot segment: requests removes `..`
+# before sending, so `.../trigger-invocations/../complete` would reach another endpoint.
+_COMPLETE_PATH = re.compile(
+    r"(?P<prefix>/[A-Za-z0-9]+)?/trigger-invocations/(?P<v1>v1/)?(?P<id>[A-Za-z0-9._~:-]+)/complete/?"
+)
 # The invocation id becomes an SQS message attribute and the idempotency key (DynamoDB): SQS refuses
 # control characters and both have size limits, so an id outside this shape is refused up front.
-_INVOCATION_ID = re.compile(r"^[A-Za-z0-9._~:-]{1,128}$")
+_INVOCATION_ID = re.compile(r"[A-Za-z0-9._~:-]{1,128}")
+_DOT_SEGMENT = re.compile(r"\.+")
 
 
 class ResponseMode(StrEnum):
@@ -40,11 +47,13 @@ class ResponseMode(StrEnum):
 
 class DeliveryKind(StrEnum):
     """How an event reached the handler: as SailPoint sent it, read back from the tenant's invocation
-    history after a failed delivery, or played again by an operator from the archive."""
+    history after a failed delivery, played again by an operator from the archive, or moved back from
+    the dead-letter queue by an operator (`dlq redrive`: its first complete run)."""
 
     LIVE = "LIVE"
     RECOVERED = "RECOVERED"
     REPLAY = "REPLAY"
+    REDRIVE = "REDRIVE"
 
 
 def _squash(value: str) -> str:
@@ -60,14 +69,14 @@ _TRIGGER_TYPES = {_squash(t.value): t for t in TriggerType}
 # tenant's host to urlsplit but evil.example to requests/urllib3), and SailPoint never sends them.
 _PLAIN_URL = re.compile(
     r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
-    r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+    r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?"
 )
 
 
 def callback_url_problem(callback_url: str, tenant_api_url: str | None, allow_http: bool) -> str | None:
     """Why a callback URL must not be called, or None. The worker POSTs the invocation's secret
     there, so only the tenant's own completion endpoint is acceptable (no request forwarding)."""
-    plain = _PLAIN_URL.match(callback_url)
+    plain = _PLAIN_URL.fullmatch(callback_url)
     if plain is None:
         return "callbackURL must be a plain URL (no userinfo, backslash, whitespace, fragment or non-ASCII)"
     scheme = plain["scheme"].lower()
@@ -89,8 +98,29 @@ def callback_url_problem(callback_url: str, tenant_api_url: str | None, allow_ht
 
 def invocation_id_from_callback(callback_url: str) -> str | None:
     """The `{id}` in `.../trigger-invocations/{id}/complete`, or None if the URL is not of that shape."""
-    match = _COMPLETE_PATH.search(urlsplit(callback_url).path)
-    return match.group("id") if match else None
+    match = _COMPLETE_PATH.fullmatch(urlsplit(callback_url).path)
+    if match is None or not is_invocation_id(match["id"]):
+        return None
+    return match["id"]
+
+
+def is_invocation_id(value: str) -> bool:
+    """1 to 128 of letters, digits and `. _ ~ : -`, and not a dot segment (`.`, `..`)."""
+    return _INVOCATION_ID.fullmatch(value) is not None and _DOT_SEGMENT.fullmatch(value) is None
+
+
+def completion_url(callback_url: str, tenant_api_url: str) -> str:
+    """The URL the worker POSTs to, rebuilt from the tenant's base URL and the validated parts of
+    `callback_url` (call `callback_url_problem` first): nothing the delivery sent beyond the version
+    prefix and the invocation id reaches the request line. No query, no dot segment."""
+    match = _COMPLETE_PATH.fullmatch(urlsplit(callback_url).path)
+    if match is None or not is_invocation_id(match["id"]):
+        raise ValueError("not a SailPoint trigger-invocation completion URL")
+    tenant = urlsplit(tenant_api_url)
+    return (
+        f"{tenant.scheme.lower()}://{tenant.netloc.lower()}{match['prefix'] or ''}"
+        f"/trigger-invocations/{match['v1'] or ''}{match['id']}/complete"
+    )
 
 
 class DeliveryMetadata(BaseModel):
@@ -132,8 +162,8 @@ class DeliveryMetadata(BaseModel):
         if self.callback_url is not None and invocation_id_from_callback(self.callback_url) is None:
             raise ValueError("callbackURL is not a SailPoint trigger-invocation completion URL")
         invocation_id = self.resolved_invocation_id
-        if invocation_id is not None and not _INVOCATION_ID.match(invocation_id):
-            raise ValueError("the invocation id must be 1 to 128 letters, digits or . _ ~ : -")
+        if invocation_id is not None and not is_invocation_id(invocation_id):
+            raise ValueError("the invocation id must be 1 to 128 letters, digits or . _ ~ : - (not . or ..)")
         return self
 
     @property

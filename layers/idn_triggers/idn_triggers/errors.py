@@ -6,7 +6,7 @@ pick status codes themselves. Public messages never contain payload values: iden
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 
@@ -83,12 +83,21 @@ class InvalidPayload(TriggerError):
 
     @classmethod
     def from_pydantic(
-        cls, message: str, errors: Iterable[Mapping[str, Any]], prefix: str = ""
+        cls,
+        message: str,
+        errors: Iterable[Mapping[str, Any]],
+        prefix: str = "",
+        field_names: Collection[str] | None = None,
     ) -> InvalidPayload:
-        """Keep the location and the problem of each pydantic error, never the offending input."""
+        """Keep the location and the problem of each pydantic error, never the offending input. With
+        `field_names` (the model's), any other name in a location is a key of a free-form mapping in
+        the payload, i.e. data, and is shown as `*`."""
         details = []
         for error in errors:
-            path = ".".join(str(part) for part in error.get("loc", ()))
+            parts = error.get("loc", ())
+            if field_names is not None:
+                parts = tuple(p if not isinstance(p, str) or p in field_names else "*" for p in parts)
+            path = ".".join(str(part) for part in parts)
             if prefix:
                 path = f"{prefix}.{path}" if path else prefix
             details.append({"field": path or "(body)", "problem": str(error.get("msg", "invalid"))})

@@ -129,6 +129,9 @@ def queued_from_event(
         callback_url=metadata.callback_url if answerable else None,
         secret=metadata.secret if answerable else None,
         deadline=start + response_deadline if answerable else None,
-        received_at=start,
+        # when the worker received it, to the microsecond: an event's `time` has whole seconds only,
+        # which would not order the archive's records (the deadline above counts from `time`)
+        received_at=received,
         payload=payload,
+        transport="EVENTBRIDGE",
     )

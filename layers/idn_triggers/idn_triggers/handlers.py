@@ -13,6 +13,7 @@ invoked, so a large catalogue does not slow cold start and a new handler needs n
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -56,6 +57,27 @@ class Deferred:
 DEFER = Deferred()
 
 
+@functools.cache
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every field name and alias of `model` and of the models its fields hold, at any depth: what
+    a validation error's location may name without naming data (a mapping's keys are data)."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    pending: list[Any] = [model]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            if item in seen:
+                continue
+            seen.add(item)
+            for name, info in item.model_fields.items():
+                names.update(n for n in (name, info.alias, info.validation_alias) if isinstance(n, str))
+                pending.append(info.annotation)
+        else:
+            pending.extend(typing.get_args(item))
+    return frozenset(names)
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerContext:
     """What a handler may want to know about the invocation besides its input."""
@@ -97,7 +119,9 @@ class TriggerHandler:
             return self.input_model.model_validate(payload)
         except ValidationError as error:
             raise InvalidPayload.from_pydantic(
-                f"payload does not match the {self.trigger_id} input model", error.errors()
+                f"payload does not match the {self.trigger_id} input model",
+                error.errors(),
+                field_names=field_names(self.input_model),
             ) from None
 
     def validated_output(self, result: Any) -> Any:
@@ -205,6 +229,12 @@ def declared_handlers(module: str) -> dict[str, TriggerHandler]:
     return dict(_declared.get(module, {}))
 
 
+def forget_declarations(module: str) -> None:
+    """Forget the handlers `module` declared, so that importing it again declares them anew
+    (local mode reloads an edited handler module; Lambda never does)."""
+    _declared.pop(module, None)
+
+
 def _module_exists(module: str) -> bool:
     """Whether `module` can be imported, found without importing it (its parent packages are)."""
     if module in sys.modules:
@@ -213,6 +243,13 @@ def _module_exists(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:  # a parent package is missing
         return False
+
+
+def package_registry(package: str) -> HandlerRegistry:
+    """The registry of a handlers package, with the exceptions its `__init__` declares
+    (`HANDLER_EXCEPTIONS`, optional): what the receiver and the worker serve from."""
+    exceptions = getattr(importlib.import_module(package), "HANDLER_EXCEPTIONS", None)
+    return HandlerRegistry(package, exceptions if isinstance(exceptions, Mapping) else None)
 
 
 class HandlerRegistry:

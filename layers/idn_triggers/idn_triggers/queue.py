@@ -39,6 +39,9 @@ class QueueAttribute(StrEnum):
     REASON = "reason"  # dead-letter queue only, like the three below
     FAILED_AT = "failedAt"
     RECEIVE_COUNT = "receiveCount"
+    # set by the worker on a dead-lettered request-response invocation it failed at SailPoint
+    CLOSED_AT_SAILPOINT = "closedAtSailPoint"
+    REDRIVEN_AT = "redrivenAt"  # set by `idn-triggers-ops dlq redrive` on the copy it queues again
 
 
 ROUTING_ATTRIBUTES: Final = (
@@ -85,6 +88,9 @@ class QueuedInvocation(BaseModel):
     # again, and the replay command that queued it (also part of the idempotency key).
     replay_of: str | None = Field(default=None, exclude_if=_absent)
     replay_id: str | None = Field(default=None, exclude_if=_absent)
+    # EventBridge only (absent from the receiver's bodies): SailPoint put the event on a partner bus,
+    # so it received no HTTP status from us
+    transport: Literal["EVENTBRIDGE"] | None = Field(default=None, exclude_if=_absent)
 
     @field_serializer("secret", when_used="json")
     def _reveal_in_queue_only(self, secret: SecretStr | None) -> str | None:
@@ -102,6 +108,27 @@ class QueuedInvocation(BaseModel):
 
     def past_deadline(self, now: datetime | None = None) -> bool:
         return self.deadline is not None and (now or datetime.now(UTC)) >= self.deadline
+
+    def redriven(self, at: datetime, *, closed_at_sailpoint: bool = False) -> QueuedInvocation:
+        """This message moved back from the dead-letter queue at `at` (a fresh arrival, so the archive
+        keeps it as a new record). A request-response invocation SailPoint has closed (deadline passed,
+        or the worker failed it with `error`) runs as a replay: the handler runs, the answer is
+        archived, and nothing is completed again. The idempotency key is kept: a dead-lettered outcome
+        never counted as done, and a copy of a run that did finish is still absorbed."""
+        if self.expects_answer and (closed_at_sailpoint or self.past_deadline(at)):
+            return self.model_copy(
+                update={
+                    "delivery": DeliveryKind.REPLAY,
+                    "callback_url": None,
+                    "secret": None,
+                    "received_at": at,
+                    "replay_id": "redrive",
+                }
+            )
+        live = self.delivery is DeliveryKind.LIVE
+        return self.model_copy(
+            update={"delivery": DeliveryKind.REDRIVE if live else self.delivery, "received_at": at}
+        )
 
     def sqs_attributes(self, *, requeued_at: datetime | None = None) -> SqsAttributes:
         """The attributes every copy of this message carries on the work queue."""
@@ -137,15 +164,22 @@ class QueuedInvocation(BaseModel):
 
 
 def dead_letter_attributes(
-    reason: str, receive_count: int | str, message: QueuedInvocation | None, failed_at: datetime | None = None
+    reason: str,
+    receive_count: int | str,
+    message: QueuedInvocation | None,
+    failed_at: datetime | None = None,
+    *,
+    closed_at_sailpoint: bool = False,
 ) -> SqsAttributes:
-    """What the worker attaches to a dead-lettered body: why, when, after how many receives, and the
-    routing ids when the body could be read."""
+    """What the worker attaches to a dead-lettered body: why, when, after how many receives, the
+    routing ids when the body could be read, and whether SailPoint already has an (error) answer."""
     attributes = {
         QueueAttribute.REASON.value: _string(reason[:MAX_REASON_CHARACTERS]),
         QueueAttribute.FAILED_AT.value: _string((failed_at or datetime.now(UTC)).isoformat()),
         QueueAttribute.RECEIVE_COUNT.value: {"DataType": "Number", "StringValue": str(receive_count)},
     }
+    if closed_at_sailpoint:
+        attributes[QueueAttribute.CLOSED_AT_SAILPOINT.value] = _string("true")
     if message is not None:
         attributes.update(
             {
@@ -163,6 +197,17 @@ def routing_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in attributes.items() if name in names}
 
 
+def redriven_attributes(attributes: Mapping[str, Any], at: datetime | None = None) -> dict[str, Any]:
+    """What a copy moved back from the dead-letter queue carries: the routing ids, whether SailPoint
+    has closed the invocation, and when it was redriven (the worker runs it as a `REDRIVE`)."""
+    kept = routing_attributes(attributes)
+    closed = attributes.get(QueueAttribute.CLOSED_AT_SAILPOINT.value)
+    if closed is not None:
+        kept[QueueAttribute.CLOSED_AT_SAILPOINT.value] = closed
+    kept[QueueAttribute.REDRIVEN_AT.value] = _string((at or datetime.now(UTC)).isoformat())
+    return kept
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedAttributes:
     """The attributes of a message read back from SQS (boto3) or from a Lambda SQS record.
@@ -176,6 +221,8 @@ class ReceivedAttributes:
     failed_at: str | None = None
     receive_count: str | None = None
     requeued_at: str | None = None
+    redriven_at: str | None = None
+    closed_at_sailpoint: bool = False
 
     @classmethod
     def from_sqs_message(
@@ -209,6 +256,8 @@ class ReceivedAttributes:
             failed_at=values.get(QueueAttribute.FAILED_AT),
             receive_count=values.get(QueueAttribute.RECEIVE_COUNT),
             requeued_at=values.get(QueueAttribute.REQUEUED_AT),
+            redriven_at=values.get(QueueAttribute.REDRIVEN_AT),
+            closed_at_sailpoint=values.get(QueueAttribute.CLOSED_AT_SAILPOINT) == "true",
         )
 
 

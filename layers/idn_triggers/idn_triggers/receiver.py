@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -122,7 +123,9 @@ def decode_body(body: str | None, is_base64: bool, max_bytes: int | None = None)
     if max_bytes is not None and len(raw) > max_bytes:
         raise _too_large(max_bytes)
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(
+            text, parse_int=_int, parse_float=_float, parse_constant=_no_constant, object_pairs_hook=_object
+        )
     except (json.JSONDecodeError, RecursionError) as error:
         position = (
             f" at line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
@@ -135,6 +138,38 @@ def decode_body(body: str | None, is_base64: bool, max_bytes: int | None = None)
     if _deeper_than(parsed, MAX_JSON_DEPTH):
         raise MalformedBody(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
     return parsed
+
+
+# What JSON allows but no storable answer exists for is refused with 400, never stored changed:
+# integers past Python's int-conversion limit (4,300 digits; it raised ValueError: a 502), NaN and
+# Infinity (not JSON: RFC 8259), numbers that overflow to infinity (1e999), and duplicate keys
+# (parsers disagree on which one wins, so SailPoint's filter and our handler could see different
+# payloads).
+MAX_INT_DIGITS = 4300
+
+
+def _int(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise MalformedBody(f"request body holds an integer longer than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise MalformedBody("request body holds a number too large for a 64-bit float")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise MalformedBody("request body holds NaN or Infinity, which JSON does not allow")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise MalformedBody("request body has a duplicate key in one object")
+    return result
 
 
 # SailPoint's payloads nest a few levels; pydantic cannot serialize (queue) much past 250.

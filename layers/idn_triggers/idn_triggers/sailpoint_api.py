@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any, Literal
+from urllib.parse import quote
 
 import requests
 
@@ -28,6 +29,27 @@ _PATHS: dict[str, dict[Family, str]] = {
     "subscriptions": {"v1": "/trigger-subscriptions/v1", "beta": "/beta/trigger-subscriptions"},
     "invocations": {"v1": "/trigger-invocations/v1", "beta": "/beta/trigger-invocations"},
 }
+
+
+def _segment(identifier: str) -> str:
+    """`/{identifier}` as one path segment: `/`, `?`, `#` and `%` escaped, and no dot segment (requests
+    resolves `..`, so `delete ../x` would have reached another path)."""
+    if identifier.strip(".") == "":
+        raise SailPointRejected(f"not an id: {identifier!r}", 400)
+    return "/" + quote(identifier, safe="")
+
+
+def http_config(subscription: dict[str, Any]) -> dict[str, Any]:
+    """A subscription's `httpConfig`, `{}` when absent or null (every EVENTBRIDGE subscription in the
+    tenant, anyone's, has none); its auth configs and their secrets are answered as null too."""
+    config = subscription.get("httpConfig")
+    return config if isinstance(config, dict) else {}
+
+
+def webhook_url(subscription: dict[str, Any]) -> str:
+    """Where an HTTP subscription delivers; "" for one without an `httpConfig.url`."""
+    url = http_config(subscription).get("url")
+    return url if isinstance(url, str) else ""
 
 
 class SailPointApiError(Exception):
@@ -133,6 +155,7 @@ class SailPointClient:
                     json=json,
                     params=params,
                     timeout=self.timeout,
+                    allow_redirects=False,  # the access token goes to the tenant only
                     headers={
                         "Authorization": f"Bearer {token}",
                         "Content-Type": content_type,
@@ -190,20 +213,20 @@ class SailPointClient:
         return dict(self.request("POST", self.path("subscriptions"), json=body))
 
     def replace_subscription(self, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.request("PUT", self.path("subscriptions", f"/{subscription_id}"), json=body))
+        return dict(self.request("PUT", self.path("subscriptions", _segment(subscription_id)), json=body))
 
     def patch_subscription(self, subscription_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(
             self.request(
                 "PATCH",
-                self.path("subscriptions", f"/{subscription_id}"),
+                self.path("subscriptions", _segment(subscription_id)),
                 json=operations,
                 content_type="application/json-patch+json",
             )
         )
 
     def delete_subscription(self, subscription_id: str) -> None:
-        self.request("DELETE", self.path("subscriptions", f"/{subscription_id}"))
+        self.request("DELETE", self.path("subscriptions", _segment(subscription_id)))
 
     def validate_filter(self, filter_expression: str, payload: Any) -> dict[str, Any]:
         return dict(

@@ -6,10 +6,12 @@ of failing every request later. Nothing else in the library reads `os.environ`.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -43,6 +45,22 @@ def _trigger_pairs(value: Any) -> Any:
     return value
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _https_tenant(value: Any) -> Any:
+    """TENANT_API_URL: the client secret, access tokens and callback secrets go there, so https only;
+    plain http is for local mode's simulator on a loopback address."""
+    if isinstance(value, str) and value:
+        parts = urlsplit(value)
+        secure = parts.scheme.lower() == "https" and bool(parts.hostname)
+        if not secure and not (parts.scheme.lower() == "http" and parts.hostname in _LOOPBACK):
+            raise ValueError(
+                "must be an https:// URL (http:// only on 127.0.0.1 or localhost, for local mode)"
+            )
+    return value
+
+
 class EnvSettings(BaseModel):
     """Fields are named after their environment variables (upper case aliases)."""
 
@@ -61,10 +79,67 @@ class EnvSettings(BaseModel):
             raise ConfigurationError(f"invalid configuration for {cls.__name__}: {problems}") from None
 
 
+class HandlerSettings(EnvSettings):
+    """A handler's settings: its environment variables over the handlers package's settings file.
+
+    The file is `settings/<HANDLER_SETTINGS>.json` in the handlers package (HANDLERS_PACKAGE,
+    default `trigger_handlers`): one flat JSON object of variable names to values, one file per
+    environment (`default.json`, `prod.json`...), chosen by HANDLER_SETTINGS (the template's
+    HandlerSettings parameter, set per environment in samconfig.toml; default `default`). A handler
+    setting so needs no edit of template.yaml. A non-empty environment variable wins over the file.
+    """
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        return super().from_env({**handler_settings_file(env), **{k: v for k, v in env.items() if v != ""}})
+
+
+def handler_settings_file(environ: Mapping[str, str]) -> dict[str, str]:
+    """The values of the settings file HANDLER_SETTINGS names ({} when `default.json` is absent)."""
+    import importlib.util
+    from pathlib import Path
+
+    name = environ.get("HANDLER_SETTINGS") or "default"
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigurationError("HANDLER_SETTINGS must be a file name: letters, digits, - and _")
+    spec = importlib.util.find_spec(environ.get("HANDLERS_PACKAGE") or "trigger_handlers")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    found = [Path(folder) / "settings" / f"{name}.json" for folder in folders]
+    path = next((p for p in found if p.is_file()), None)
+    if path is None:
+        if name == "default":
+            return {}
+        raise ConfigurationError(f"HANDLER_SETTINGS={name}: no settings/{name}.json in the handlers package")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConfigurationError(f"settings/{name}.json is not JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigurationError(f"settings/{name}.json must hold one JSON object of variable -> value")
+    return {str(k): _setting_text(v) for k, v in values.items()}
+
+
+def _setting_text(value: object) -> str:
+    """A value as its environment variable would hold it: lists comma-separated, objects as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    return json.dumps(value)
+
+
 class ServedTriggers(EnvSettings):
-    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list."""
+    """ENABLED_TRIGGERS, the one rule for which triggers a function serves: `*` or a comma list;
+    HANDLERS_PACKAGE, the package of handler modules that serves them (the user's, by default; the
+    product's own tests point it at handlers of their own, so they never depend on the user's)."""
 
     enabled_triggers: list[str] = Field(default_factory=lambda: ["*"], alias="ENABLED_TRIGGERS")
+    handlers_package: str = Field(
+        default="trigger_handlers",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        alias="HANDLERS_PACKAGE",
+    )
 
     _split_enabled = field_validator("enabled_triggers", mode="before")(_csv)
 
@@ -98,6 +173,7 @@ class ReceiverSettings(ServedTriggers):
 
     _pairs = field_validator("extra_triggers", mode="before")(_trigger_pairs)
     _policies = field_validator("failure_policies", mode="before")(parse_failure_policies)
+    _tenant = field_validator("tenant_api_url")(_https_tenant)
 
     @model_validator(mode="after")
     def _secret_when_authenticated(self) -> ReceiverSettings:
@@ -120,6 +196,8 @@ class SailPointApiSettings(EnvSettings):
     budget_limit: int = Field(default=100, ge=11, le=100_000, alias="SAILPOINT_RATE_LIMIT")
     budget_max_wait: float = Field(default=5.0, ge=0, le=60, alias="SAILPOINT_BUDGET_MAX_WAIT")
 
+    _tenant = field_validator("tenant_api_url")(_https_tenant)
+
 
 class WorkerSettings(SailPointApiSettings, ServedTriggers):
     """The worker function's configuration."""
@@ -130,7 +208,7 @@ class WorkerSettings(SailPointApiSettings, ServedTriggers):
     max_receive_count: int = Field(default=3, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
     allow_http_callbacks: bool = Field(default=False, alias="ALLOW_HTTP_CALLBACKS")
     callback_timeout_seconds: float = Field(default=5.0, gt=0, le=60, alias="CALLBACK_TIMEOUT_SECONDS")
-    idempotency_seconds: int = Field(default=3600, ge=60, alias="IDEMPOTENCY_SECONDS")
+    idempotency_seconds: int = Field(default=180_000, ge=60, alias="IDEMPOTENCY_SECONDS")  # template.yaml's
     max_concurrency: int = Field(default=10, ge=1, le=100, alias="WORKER_CONCURRENCY")
     archive_bucket: str | None = Field(default=None, alias="ARCHIVE_BUCKET")  # unset = no archive
     # EventBridge events carry no deadline of their own: the subscriptions' responseDeadline applies,

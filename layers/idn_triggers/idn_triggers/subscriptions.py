@@ -12,6 +12,7 @@ demo and `idn-triggers subscriptions` all go through here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,12 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from idn_triggers.auth import AuthType, InboundSecret
 from idn_triggers.catalogue import known_triggers
-from idn_triggers.event_buses import PartnerBuses, Route
+from idn_triggers.event_buses import PartnerBuses, PartnerSourceNotFound, Route
 from idn_triggers.eventbridge import partner_source_name
-from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound
+from idn_triggers.sailpoint_api import SailPointClient, SailPointNotFound, webhook_url
 
 logger = Logger()
 DispatchMode = Literal["SYNC", "ASYNC", "DYNAMIC"]
+# Kept free at the end of a custom-resource invocation: delete what was just created, answer
+# CloudFormation (3 PUTs of up to 10 s). Past the function's timeout no answer goes out at all.
+ANSWER_RESERVE_SECONDS = 45.0
 
 
 class SubscriptionConflict(Exception):
@@ -41,9 +45,17 @@ class EventBridgeTarget:
     buses: PartnerBuses
     route: Route
     source_wait_seconds: float = 60.0
+    time_left: Callable[[], float] | None = None  # seconds this invocation has left (Lambda context)
 
     def config(self) -> dict[str, str]:
         return {"awsAccount": self.account, "awsRegion": self.region}
+
+    def wait_seconds(self) -> float:
+        """How long to wait for one partner source: the configured wait, cut so that the answer to
+        CloudFormation still goes out before the function times out."""
+        if self.time_left is None:
+            return self.source_wait_seconds
+        return max(0.0, min(self.source_wait_seconds, self.time_left() - ANSWER_RESERVE_SECONDS))
 
 
 class SubscriptionSpec(BaseModel):
@@ -131,13 +143,30 @@ class SubscriptionManager:
         return {
             s["triggerId"]: s
             for s in self.api.list_subscriptions()
-            if str(s.get("httpConfig", {}).get("url", "")).startswith(self.webhook_base_url)
+            if webhook_url(s).startswith(self.webhook_base_url)
         }
 
-    def apply(self, specs: list[SubscriptionSpec]) -> dict[str, str]:
-        """Make this stack's subscriptions exactly `specs`; returns trigger id -> subscription id."""
+    def apply(
+        self, specs: list[SubscriptionSpec], previous: SubscriptionManager | None = None
+    ) -> dict[str, str]:
+        """Make this stack's subscriptions exactly `specs`; returns trigger id -> subscription id.
+
+        `previous`: the same stack's subscriptions before a change of URL, stage or transport
+        (CloudFormation creates the replacement first and deletes the old one after). A wanted
+        trigger found there is moved in place (HTTP to HTTP: PATCHed to the new URL) or, between
+        types SailPoint cannot change in place, deleted before the new one is created, so a
+        request-response trigger's one subscription is never in the way.
+        """
         wanted = {spec.trigger_id: spec for spec in specs}
         existing = self.ours()
+        if previous is not None:
+            for trigger_id, subscription in previous.ours().items():
+                if trigger_id not in wanted or trigger_id in existing:
+                    continue
+                if previous.event_bridge is None and self.event_bridge is None:
+                    existing[trigger_id] = subscription
+                else:
+                    previous._remove(subscription)
         self._check_limits([spec for spec in specs if spec.trigger_id not in existing])
         ids: dict[str, str] = {}
         for trigger_id, spec in wanted.items():
@@ -171,9 +200,18 @@ class SubscriptionManager:
         if self.event_bridge is None:
             return
         source = self.source_name(trigger_id, subscription_id)
+        wait = self.event_bridge.wait_seconds()
         try:
-            self.event_bridge.buses.wait_for_source(source, self.event_bridge.source_wait_seconds)
+            self.event_bridge.buses.wait_for_source(source, wait)
             self.event_bridge.buses.associate(source, self.event_bridge.route)
+        except PartnerSourceNotFound as error:
+            self._delete(subscription_id)
+            if wait < self.event_bridge.source_wait_seconds:
+                raise PartnerSourceNotFound(
+                    f"{error} (cut short: this deploy's function had {wait:.0f} s left to wait; "
+                    "subscribe fewer EVENTBRIDGE triggers per deploy or lower PartnerSourceWaitSeconds)"
+                ) from None
+            raise
         except Exception:
             self._delete(subscription_id)
             raise
@@ -230,6 +268,6 @@ class SubscriptionManager:
                 raise SubscriptionConflict(
                     f"{subscription['triggerId']} allows one subscription and already has "
                     f"'{subscription.get('name')}' ({subscription.get('id')}, "
-                    f"{subscription.get('httpConfig', {}).get('url', subscription.get('type', 'no URL'))}); "
+                    f"{webhook_url(subscription) or subscription.get('type') or 'no URL'}); "
                     "delete it or remove the trigger"
                 )

@@ -7,7 +7,8 @@ attributes. Every summary has the same keys, so one CloudWatch Logs Insights que
 triggers, e.g. `filter summary.operation = "deleted" | stats count() by summary.trigger_id`.
 
 Never pass a name, email, native identity (often a DN naming the person), free-text message or
-attribute value: the template tests check the templates' logs for the payloads' personal data.
+attribute value: the handler contract (tests/contract) checks every handler's logs for the payloads'
+personal data.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """The access token every function shares, kept fresh in Secrets Manager by the token refresher.
 
-The refresher (on a schedule well inside the token's lifetime) runs the client-credentials grant
-and writes a `StoredToken`; it never overwrites a good token with a failure. Consumers read the
+The refresher runs every minute but writes a new `StoredToken` only once the stored one is
+`MIN_WRITE_INTERVAL_SECONDS` old: Secrets Manager keeps every version younger than 24 h and asks
+for PutSecretValue at most once every 10 minutes, while SailPoint's tokens live 749 s. A token
+written at t is replaced between t+600 and t+660 and handed out until t+749-60; it never overwrites
+a good token with a failure. Consumers read the
 secret through a short in-memory cache and only run the grant themselves when the stored token is
 missing or about to expire, so a broken refresher degrades to one grant per container instead of
 stopping completions.
@@ -28,7 +31,9 @@ from idn_triggers.tokens import (
 )
 
 logger = Logger()
-SAFETY_MARGIN_SECONDS = 120  # a token closer than this to expiry is not handed out
+SAFETY_MARGIN_SECONDS = 60  # a token closer than this to expiry is not handed out (a call takes <= 10 s)
+# Secrets Manager quotas: "avoid calling PutSecretValue ... more than once every 10 minutes".
+MIN_WRITE_INTERVAL_SECONDS = 600
 
 
 class StoredToken(BaseModel):
@@ -146,6 +151,15 @@ def refresh_stored_token(grant: Callable[[], dict[str, Any]], write: Callable[[s
         )
     write(token.to_secret_string())
     return token
+
+
+def refresh_due(stored: StoredToken | None, now: float | None = None) -> bool:
+    """Whether the refresher should write a new token: none usable stored, or the stored one is
+    10 minutes old (Secrets Manager's sustained write rate)."""
+    if stored is None or stored.issued_at is None:
+        return True
+    current = now if now is not None else time.time()
+    return current - stored.issued_at >= MIN_WRITE_INTERVAL_SECONDS
 
 
 def stored_token_age(value: Any, now: float | None = None) -> tuple[float | None, float] | None:

@@ -102,6 +102,7 @@ class ClientCredentialsTokenProvider:
                     "client_secret": credentials.client_secret.get_secret_value(),
                 },
                 timeout=self._timeout,
+                allow_redirects=False,  # a 3xx elsewhere must not receive client_secret
             )
         except requests.RequestException as error:
             raise TokenUnavailable(f"token endpoint unreachable ({type(error).__name__})") from None
@@ -147,6 +148,7 @@ def client_credentials_grant(
                     "client_secret": credentials.client_secret.get_secret_value(),
                 },
                 timeout=timeout,
+                allow_redirects=False,  # a 3xx elsewhere must not receive client_secret
             )
         except requests.RequestException as error:
             raise TokenUnavailable(f"token endpoint unreachable ({type(error).__name__})") from None

@@ -8,6 +8,10 @@ Every record ends in exactly one of three ways:
 - dead-lettered: sent to the DLQ with a reason (poison message or malformed EventBridge event, deadline passed, callback refused,
   handler still failing on its last attempt, after completing the invocation with `error`).
 Duplicates of one invocation are absorbed by Powertools idempotency keyed on the invocation id.
+Only a run that finished (processed, or completed at SailPoint) is kept as done: a dead-lettered
+outcome leaves the idempotency wrapper as `Unfinished`, so Powertools removes its record and an
+operator's redrive runs the handler again. While a run is in progress its record still holds a live
+duplicate off (the duplicate is retried later).
 Records are the receiver's `QueuedInvocation`s or, with EventBridge subscriptions, SailPoint events a
 rule routed here; `idn_triggers.eventbridge` turns the latter into the former.
 Duplicates are also logged as "duplicate of <key>, skipped" and counted (WorkerRecords,
@@ -23,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -31,12 +35,12 @@ from pydantic import ValidationError
 from idn_triggers.archive import processed_record
 from idn_triggers.callback import CallbackOutcome
 from idn_triggers.catalogue import TriggerInfo, configured_trigger, known_triggers
-from idn_triggers.envelope import ResponseMode, callback_url_problem
+from idn_triggers.envelope import ResponseMode, callback_url_problem, completion_url
 from idn_triggers.errors import TriggerError
 from idn_triggers.eventbridge import MalformedEvent, is_eventbridge_event, queued_from_event
 from idn_triggers.handlers import DEFER, HandlerContext, HandlerRegistry, TriggerHandler
 from idn_triggers.ports import Completions, DeliveryRecorder, QueueClient
-from idn_triggers.queue import QueuedInvocation, dead_letter_attributes
+from idn_triggers.queue import QueuedInvocation, ReceivedAttributes, dead_letter_attributes
 from idn_triggers.settings import WorkerSettings
 from idn_triggers.trigger_control import Parked, TriggerControls
 
@@ -65,6 +69,18 @@ class WorkerOutcome(StrEnum):
     CALLBACK_REJECTED = "callback_rejected"
     DEAD_LETTERED = "dead_lettered"
     DUPLICATE = "duplicate"  # absorbed by idempotency: the same key ran before (logged as such)
+
+
+DONE: Final = frozenset({WorkerOutcome.PROCESSED, WorkerOutcome.COMPLETED})
+
+
+class Unfinished(Exception):
+    """A run that ended without finishing (dead-lettered): raised through the idempotency wrapper so
+    its record is removed, never stored as done. `process_record` turns it back into the outcome."""
+
+    def __init__(self, outcome: WorkerOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
 
 
 class RetryLater(Exception):
@@ -119,7 +135,7 @@ class Worker:
         self.registry = registry
         self.callbacks = callbacks
         self.sqs = sqs
-        self._handle_once = run_once(self._handle) if run_once else self._handle
+        self._handle_once = run_once(self._run_to_end) if run_once else self._run_to_end
 
     # -- per record -----------------------------------------------------------------------
     def process_record(self, record: dict[str, Any]) -> WorkerOutcome:
@@ -129,6 +145,7 @@ class Worker:
         if message is None:
             self.dead_letter(record, None, problem)
             return WorkerOutcome.POISON
+        message = self._redriven(record, message)
         run = HandlerRun()  # left untouched when idempotency absorbs a duplicate
         try:
             outcome = WorkerOutcome(
@@ -136,6 +153,8 @@ class Worker:
             )
         except Parked as parked:
             return self._park(message, parked)
+        except Unfinished as unfinished:
+            outcome = unfinished.outcome
         except RetryLater as retry:
             logger.warning(
                 "invocation will be retried",
@@ -146,6 +165,16 @@ class Worker:
                 return WorkerOutcome.REQUEUED
             self.delay(record, retry.delay)
             raise
+        except Exception as error:
+            if not isinstance(error.__context__, Unfinished):
+                raise
+            # dead-lettered, but its idempotency record could not be removed: it expires with this
+            # invocation's in-progress time, after which a redrive runs
+            logger.warning(
+                "dead-lettered; its idempotency record was not removed",
+                extra={**message.log_fields(), "error_type": type(error).__name__},
+            )
+            outcome = error.__context__.outcome
         if not run.handled:
             logger.info(
                 f"duplicate of {message.idempotency_key}, skipped",
@@ -183,6 +212,32 @@ class Worker:
                 "circuit breaker not updated",
                 extra={**message.log_fields(), "error_type": type(error).__name__},
             )
+    def _redriven(self, record: dict[str, Any], message: QueuedInvocation) -> QueuedInvocation:
+        """A message moved back from the dead-letter queue (`dlq redrive` marks it `redrivenAt`;
+        SQS's own move task keeps the dead-letter `reason`) arrives anew: see `QueuedInvocation.redriven`."""
+        attributes = ReceivedAttributes.from_lambda_record(record, ids_from_body=False)
+        if attributes.redriven_at is None and attributes.reason is None:
+            return message
+        try:
+            at = datetime.fromisoformat(attributes.redriven_at or "")
+        except ValueError:
+            at = datetime.now(UTC)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return message.redriven(at, closed_at_sailpoint=attributes.closed_at_sailpoint)
+
+    def _run_to_end(
+        self,
+        *,
+        message: QueuedInvocation,
+        record: dict[str, Any],
+        receive_count: int,
+        run: HandlerRun | None = None,
+    ) -> WorkerOutcome:
+        """`_handle`, with every outcome but a finished one raised as `Unfinished` (never kept as done)."""
+        outcome = self._handle(message=message, record=record, receive_count=receive_count, run=run)
+        if outcome not in DONE:
+            raise Unfinished(outcome)
+        return outcome
 
     def _archive(self, message: QueuedInvocation, outcome: WorkerOutcome, run: HandlerRun) -> None:
         """Keep the record of an invocation that ended here; never fails the record."""
@@ -318,9 +373,9 @@ class Worker:
         receive_count: int = 1,
     ) -> WorkerOutcome:
         assert message.callback_url is not None and message.secret is not None
-        result = self.callbacks.complete(
-            message.callback_url, message.secret.get_secret_value(), output=output, error=error
-        )
+        # Rebuilt from the tenant's URL and the vetted invocation id: the request goes nowhere else.
+        url = completion_url(message.callback_url, self.settings.tenant_api_url)
+        result = self.callbacks.complete(url, message.secret.get_secret_value(), output=output, error=error)
         fields = {**message.log_fields(), "callback": result.reason}
         if result.outcome is CallbackOutcome.COMPLETED:
             logger.info(
@@ -351,6 +406,7 @@ class Worker:
             completed = self._complete_with_error(record, message, reason)
             if completed is not WorkerOutcome.COMPLETED_WITH_ERROR:
                 return completed
+            return self.dead_letter(record, message, reason, outcome, closed_at_sailpoint=True)
         return self.dead_letter(record, message, reason, outcome)
 
     def _fallback(self, message: QueuedInvocation) -> Any:
@@ -387,6 +443,7 @@ class Worker:
             message,
             f"{reason}; completed with the fallback answer",
             WorkerOutcome.COMPLETED_WITH_FALLBACK,
+            closed_at_sailpoint=True,  # a redrive runs it as a replay, never completing it again
         )
 
     def _complete_with_error(
@@ -406,10 +463,14 @@ class Worker:
         message: QueuedInvocation | None,
         reason: str,
         outcome: WorkerOutcome = WorkerOutcome.DEAD_LETTERED,
+        *,
+        closed_at_sailpoint: bool = False,
     ) -> WorkerOutcome:
         """Send the original body to the DLQ with the reason; raises (so the record retries) if that fails."""
         receive_count = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
-        attributes = dead_letter_attributes(reason, receive_count, message)
+        attributes = dead_letter_attributes(
+            reason, receive_count, message, closed_at_sailpoint=closed_at_sailpoint
+        )
         self.sqs.send_message(
             QueueUrl=self.settings.dead_letter_queue_url,
             MessageBody=record["body"],

@@ -1,6 +1,7 @@
 """Dynamic approver: add a governance group (or identity) as approver, chosen by requested item type.
 
-Configuration (template parameter -> environment):
+Configuration: settings/<HANDLER_SETTINGS>.json in this package (see idn_triggers.settings.HandlerSettings),
+or the template parameters (environment variables), which win when set:
 - DYNAMIC_APPROVER_RULES: JSON object mapping an item type (ACCESS_PROFILE, ROLE, ENTITLEMENT) or "*"
   to the approver to add, e.g. {"ROLE": {"id": "2c91...", "name": "Role Owners", "type": "GOVERNANCE_GROUP"}}.
   The first requested item with a rule decides; with no rule, nobody is added: the answer is
@@ -17,10 +18,10 @@ from pydantic import Field, field_validator
 
 from idn_triggers.handlers import trigger_handler
 from idn_triggers.models.access_request import AccessRequestDynamicApprover, DynamicApprover
-from idn_triggers.settings import EnvSettings
+from idn_triggers.settings import HandlerSettings
 
 
-class DynamicApproverSettings(EnvSettings):
+class DynamicApproverSettings(HandlerSettings):
     rules: dict[str, DynamicApprover] = Field(default_factory=dict, alias="DYNAMIC_APPROVER_RULES")
 
     @field_validator("rules", mode="before")

@@ -1,6 +1,7 @@
 """Pre-approval: deny requests that add an item on a deny list, review some, approve the rest.
 
-Configuration (template parameters -> environment):
+Configuration: settings/<HANDLER_SETTINGS>.json in this package (see idn_triggers.settings.HandlerSettings),
+or the template parameters (environment variables), which win when set:
 - PREAPPROVAL_DENIED_ITEMS: comma-separated access item ids or names (case-insensitive) never to grant.
 - PREAPPROVAL_REVIEW_ITEMS: items that need a slower check (replace `review` with yours: a ticket
   system, a risk score...). On a DYNAMIC subscription such requests are deferred to the worker, so
@@ -18,7 +19,7 @@ from pydantic import Field, field_validator
 
 from idn_triggers.handlers import DEFER, Deferred, HandlerContext, trigger_handler
 from idn_triggers.models.access_request import AccessRequestPreApproval, PreApprovalDecision, RequestedItem
-from idn_triggers.settings import EnvSettings
+from idn_triggers.settings import HandlerSettings
 
 
 def _lower_csv(value: Any) -> Any:
@@ -27,7 +28,7 @@ def _lower_csv(value: Any) -> Any:
     return value
 
 
-class PreApprovalSettings(EnvSettings):
+class PreApprovalSettings(HandlerSettings):
     denied_items: frozenset[str] = Field(default=frozenset(), alias="PREAPPROVAL_DENIED_ITEMS")
     review_items: frozenset[str] = Field(default=frozenset(), alias="PREAPPROVAL_REVIEW_ITEMS")
     approver: str = Field(default="sailpoint-event-triggers", min_length=1, alias="PREAPPROVAL_APPROVER")

@@ -1,6 +1,6 @@
 """Outlier detected: an identity's access is unlike its peers'. Warn above a configurable score.
 
-Configuration (environment):
+Configuration (settings/<HANDLER_SETTINGS>.json in this package, or the environment, which wins):
 - OUTLIER_ALERT_SCORE: score (0.0-1.0) from which an outlier is logged as a warning; default 0.8.
 """
 
@@ -12,11 +12,11 @@ from pydantic import Field
 
 from idn_triggers.handlers import HandlerContext, trigger_handler
 from idn_triggers.models.identity import OutlierDetected
-from idn_triggers.settings import EnvSettings
+from idn_triggers.settings import HandlerSettings
 from idn_triggers.summaries import summarise
 
 
-class OutlierSettings(EnvSettings):
+class OutlierSettings(HandlerSettings):
     alert_score: float = Field(default=0.8, ge=0.0, le=1.0, alias="OUTLIER_ALERT_SCORE")
 
 

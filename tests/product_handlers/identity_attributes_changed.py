@@ -1,0 +1,7 @@
+"""The product tests' idn:identity-attributes-changed handler: logs a summary, tells the listeners."""
+
+from __future__ import annotations
+
+from tests.product_handlers.shared import fire_and_forget
+
+on_event = fire_and_forget("idn:identity-attributes-changed", __name__)
