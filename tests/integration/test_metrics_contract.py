@@ -98,6 +98,10 @@ def capture_all(
     refresher.lambda_handler({}, FakeLambdaContext())
     refresher.lambda_handler({}, FakeLambdaContext())  # reads the stored token: its age metrics
     load_function("reconciler").lambda_handler({}, FakeLambdaContext())
+    # the worker's circuit breaker as it opens (driving it there takes CircuitBreakerFailures failures)
+    from idn_triggers.trigger_control import count_breaker_opened
+
+    count_breaker_opened("idn:identity-created")
     yield emitted(capsys.readouterr().out)
 
 

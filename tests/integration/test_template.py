@@ -1090,6 +1090,8 @@ def test_per_trigger_controls_are_wired_to_the_worker_the_alarm_and_the_dashboar
     body = json.dumps(RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"])
     assert "CircuitBreakerOpened" in body and 'Outcome=\\\\\\"held\\\\\\"' in body
     assert TEMPLATE["Outputs"]["TriggerControlTableName"]["Value"] == {"Ref": "TriggerControlTable"}
+
+
 # -- issue 27 item 8: an optional source-IP allow-list in front of the receiver --------------------
 def _deployed_rest_api(overrides: dict[str, str]) -> dict[str, Any]:
     """The RestApi's properties as SAM transforms the template for `sam deploy`, conditions applied."""

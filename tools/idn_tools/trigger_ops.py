@@ -167,14 +167,14 @@ def _table(args: argparse.Namespace, dynamodb: Any, options: dict[str, Any]) -> 
 
 
 def _work_queue(args: argparse.Namespace, sqs: Any) -> str:
-    from idn_tools import ops
+    from idn_tools import queues
 
     if args.stack_name:
         import boto3
 
         options = aws_client_options(args.endpoint_url, args.region)
-        return ops.stack_queue_urls(boto3.client("cloudformation", **options), args.stack_name)[1]
+        return queues.stack_queue_urls(boto3.client("cloudformation", **options), args.stack_name)[1]
     try:
-        return ops.discovered_queue_urls(sqs)[1]
-    except ops.OpsError as error:
+        return queues.discovered_queue_urls(sqs)[1]
+    except queues.OpsError as error:
         raise TriggerOpsError(str(error)) from None

@@ -230,7 +230,7 @@ class TriggerControls:
         if int(item["failures"]["N"]) < self.breaker_after or item.get("paused", {}).get("BOOL"):
             return False
         self.pause(trigger_id, BREAKER_REASON)
-        _count_opened(trigger_id)
+        count_breaker_opened(trigger_id)
         logger.error(
             "circuit breaker opened: the trigger is paused until resumed",
             extra={"trigger_id": trigger_id, "consecutive_failures": int(item["failures"]["N"])},
@@ -330,7 +330,7 @@ def drain(controls: TriggerControls, trigger_id: str, send: Callable[[str], None
     return moved
 
 
-def _count_opened(trigger_id: str) -> None:
+def count_breaker_opened(trigger_id: str) -> None:
     """`CircuitBreakerOpened`: per trigger for the dashboard, and without it for the alarm."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 

@@ -212,6 +212,7 @@ class Worker:
                 "circuit breaker not updated",
                 extra={**message.log_fields(), "error_type": type(error).__name__},
             )
+
     def _redriven(self, record: dict[str, Any], message: QueuedInvocation) -> QueuedInvocation:
         """A message moved back from the dead-letter queue (`dlq redrive` marks it `redrivenAt`;
         SQS's own move task keeps the dead-letter `reason`) arrives anew: see `QueuedInvocation.redriven`."""
