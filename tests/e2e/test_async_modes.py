@@ -79,7 +79,11 @@ def fire(local: LocalRunner, trigger_id: str, payload: dict[str, Any] | None = N
 
 
 def settled(local: LocalRunner, record: InvocationRecord, timeout: float = 20) -> InvocationRecord:
-    return local.simulator.wait_for_invocation(lambda r: r.id == record.id and r.settled, timeout=timeout)
+    # settled, and the delivery's HTTP answer recorded: a fast worker can complete an ASYNC invocation
+    # before the receiver's 200/202 reaches the simulator
+    return local.simulator.wait_for_invocation(
+        lambda r: r.id == record.id and r.settled and r.delivery is not None, timeout=timeout
+    )
 
 
 def dead_letters(local: LocalRunner) -> list[dict[str, Any]]:

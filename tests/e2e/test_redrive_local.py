@@ -91,7 +91,7 @@ class Strict(IdentityCreated):
 
 def deploy(monkeypatch: pytest.MonkeyPatch, trigger_id: str, handler: TriggerHandler) -> None:
     """What deploying a new version of the handler module does, for the running local stack."""
-    module = handlers.handler_module(trigger_id, "trigger_handlers")
+    module = handlers.handler_module(trigger_id, os.environ.get("HANDLERS_PACKAGE") or "trigger_handlers")
     assert module is not None
     __import__(module)
     monkeypatch.setitem(handlers._declared[module], trigger_id, handler)
