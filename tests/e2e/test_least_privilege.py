@@ -62,13 +62,10 @@ UNEXERCISED: dict[tuple[str, str], str] = {
         (f, "sqs:SendMessage"): ASYNC_FAILURE for f in ("TokenRefresherFunction", "CredentialRotatorFunction")
     },
     ("SubscriptionsFunction", "sqs:SendMessage"): ASYNC_FAILURE,
-    ("WorkerFunction", "dynamodb:GetItem"): (
-        "Powertools idempotency reads a duplicate's record when the failed conditional write does not "
-        "return it; moto returns it"
-    ),
     ("WorkerFunction", "dynamodb:DeleteItem"): (
-        "Powertools idempotency deletes the in-progress record when a handler raises, so the retry can "
-        "run; no handler raises here"
+        "Powertools idempotency deletes the in-progress record when a handler raises or its outcome is "
+        "dead-lettered, so a retry or a redrive runs it (tests/e2e/test_redrive_local.py); these paths "
+        "dead-letter nothing"
     ),
     ("WorkerFunction", "sqs:ChangeMessageVisibility"): (
         "backoff when a completion at SailPoint fails with 429 or 5xx; no callback fails here"

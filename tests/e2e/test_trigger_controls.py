@@ -67,9 +67,24 @@ def local() -> Iterator[LocalRunner]:
 
 
 def ops(local: LocalRunner, *args: str) -> list[dict[str, Any]]:
-    """`idn-triggers-ops ... --json` as a user runs it; its JSON lines."""
+    """`idn-triggers-ops ... --json` as a user runs it; its JSON lines. This stack's table and queue by
+    name: moto keeps one state per process, which another test file's stack may share."""
+    assert local.stack is not None
+    ids = local.stack.physical_ids
+    where = ["--table-name", ids["TriggerControlTable"]]
+    if args[:2] == ("triggers", "resume"):
+        where += ["--to", ids["WorkQueue"]]
     result = subprocess.run(
-        [sys.executable, "-m", "idn_tools.ops", *args, "--endpoint-url", local.aws_endpoint, "--json"],
+        [
+            sys.executable,
+            "-m",
+            "idn_tools.ops",
+            *args,
+            *where,
+            "--endpoint-url",
+            local.aws_endpoint,
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

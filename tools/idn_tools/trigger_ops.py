@@ -49,6 +49,7 @@ def add_parser(commands: Any) -> None:
         default=6.0,
         help="wait this long for the workers' state cache, then re-queue again (default 6)",
     )
+    resume.add_argument("--to", metavar="URL", help="the work queue's URL (instead of --stack-name)")
     for command in (status, pause, resume):
         command.add_argument("--table-name", help="the TriggerControlTable (instead of --stack-name)")
         command.add_argument("--allow-unknown", action="store_true", help="a trigger id not in the catalogue")
@@ -169,6 +170,8 @@ def _table(args: argparse.Namespace, dynamodb: Any, options: dict[str, Any]) -> 
 def _work_queue(args: argparse.Namespace, sqs: Any) -> str:
     from idn_tools import queues
 
+    if args.to:
+        return str(args.to)
     if args.stack_name:
         import boto3
 

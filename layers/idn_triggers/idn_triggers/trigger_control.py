@@ -119,6 +119,8 @@ class TriggerControls:
     def gate(self, trigger_id: str) -> None:
         """Return if the handler may start now; raise Parked otherwise."""
         state = self.state(trigger_id)
+        if state.paused:  # confirmed by a consistent read: an event held after a resume's drain would wait
+            state = self.state(trigger_id, fresh=True)  # for the next resume, so the cache never holds one
         if state.paused:
             raise Parked(f"trigger paused ({state.reason})", hold=True)
         rate = self.rates.get(trigger_id)
