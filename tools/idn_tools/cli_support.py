@@ -33,9 +33,13 @@ def aws_client_options(endpoint_url: str | None, region: str | None) -> dict[str
         options["region_name"] = region
     if endpoint_url:
         import boto3
+        from botocore.config import Config
 
         session = boto3.session.Session()
         options["endpoint_url"] = endpoint_url
+        # an emulator on this machine answers at once or not at all: fail in seconds, not after
+        # DynamoDB's ten legacy retries (26 s for `recover` against a closed port)
+        options["config"] = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
         options.setdefault("region_name", session.region_name or LOCAL_REGION)
         if session.get_credentials() is None:
             options.update(aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)

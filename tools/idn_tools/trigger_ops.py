@@ -3,7 +3,7 @@ system is down, and let them go again.
 
     idn-triggers-ops triggers status [TRIGGER ...]
     idn-triggers-ops triggers pause TRIGGER [--reason TEXT]
-    idn-triggers-ops triggers resume TRIGGER [--settle-seconds N]
+    idn-triggers-ops triggers resume TRIGGER [--settle-seconds N] [--to WORK_QUEUE_URL]
 
 A paused trigger's events are held by the worker (kept in the TriggerControlTable, never failed,
 with no expiry); other triggers keep flowing. `resume` un-pauses, then re-queues what was held,
