@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# One test worker per core and one more: the e2e tests spend most of their time waiting on local
+# servers, so a third worker on two cores cuts `make test` from about 6.5 to about 5 minutes.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 .PHONY: help venv run test test-handlers unit lint typecheck validate build pr simulator clean fuzz soak lock audit bench events
 
@@ -44,7 +47,7 @@ test: $(STAMP) $(CHECKOV_STAMP)  ## lint, type-check and run every test (unit, i
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-handlers: $(STAMP)  ## your handlers' tests (handler_tests/) and the contract every handler keeps, in seconds
 	$(BIN)/pytest handler_tests tests/contract -q $(ARGS)
