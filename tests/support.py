@@ -46,3 +46,23 @@ def load_event(name: str) -> dict[str, Any]:
 def trigger_document(trigger_id: str) -> dict[str, Any]:
     """A copy of the catalogue's document, so a test may change it freely."""
     return copy.deepcopy(catalogue.trigger_document(trigger_id))
+
+
+def condition(template: dict[str, Any], value: Any, values: dict[str, str]) -> Any:
+    """Evaluate a template condition (Equals, Not, And, Or over parameter Refs) for these parameters."""
+    if not isinstance(value, dict):
+        return value
+    ((key, argument),) = value.items()
+
+    def evaluate(item: Any) -> Any:
+        return condition(template, item, values)
+
+    operators: dict[str, Any] = {
+        "Ref": lambda a: values[a],
+        "Condition": lambda a: evaluate(template["Conditions"][a]),
+        "Fn::Equals": lambda a: str(evaluate(a[0])) == str(evaluate(a[1])),
+        "Fn::Not": lambda a: not evaluate(a[0]),
+        "Fn::And": lambda a: all(evaluate(x) for x in a),
+        "Fn::Or": lambda a: any(evaluate(x) for x in a),
+    }
+    return operators[key](argument)

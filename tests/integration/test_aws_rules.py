@@ -17,7 +17,7 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from tests.support import ROOT
+from tests.support import ROOT, condition
 
 RAW: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
 REQUIRED = {
@@ -53,26 +53,6 @@ def _translated(items: tuple[tuple[str, str], ...], layer_key: str = "") -> dict
 def translated(layer_key: str = "", **overrides: str) -> tuple[dict[str, Any], dict[str, str]]:
     values = parameters(**overrides)
     return _translated(tuple(sorted(values.items())), layer_key), values
-
-
-def condition(template: dict[str, Any], value: Any, values: dict[str, str]) -> Any:
-    """Evaluate Conditions (Equals, Not, And, Or over parameter Refs)."""
-    if not isinstance(value, dict):
-        return value
-    ((key, argument),) = value.items()
-
-    def evaluate(item: Any) -> Any:
-        return condition(template, item, values)
-
-    operators: dict[str, Any] = {
-        "Ref": lambda a: values[a],
-        "Condition": lambda a: evaluate(template["Conditions"][a]),
-        "Fn::Equals": lambda a: str(evaluate(a[0])) == str(evaluate(a[1])),
-        "Fn::Not": lambda a: not evaluate(a[0]),
-        "Fn::And": lambda a: all(evaluate(x) for x in a),
-        "Fn::Or": lambda a: any(evaluate(x) for x in a),
-    }
-    return operators[key](argument)
 
 
 def resolved(template: dict[str, Any], value: Any, values: dict[str, str]) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, condition
 
 TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -506,26 +506,6 @@ WILDCARD_EXCEPTIONS = {
 }
 
 
-def _condition(template: dict[str, Any], value: Any, parameters: dict[str, str]) -> Any:
-    """Evaluate the template's conditions (Equals, Not, And, Or over parameter Refs)."""
-    if not isinstance(value, dict):
-        return value
-    ((key, argument),) = value.items()
-
-    def evaluate(item: Any) -> Any:
-        return _condition(template, item, parameters)
-
-    operators: dict[str, Any] = {
-        "Ref": lambda a: parameters[a],
-        "Condition": lambda a: evaluate(template["Conditions"][a]),
-        "Fn::Equals": lambda a: str(evaluate(a[0])) == str(evaluate(a[1])),
-        "Fn::Not": lambda a: not evaluate(a[0]),
-        "Fn::And": lambda a: all(evaluate(x) for x in a),
-        "Fn::Or": lambda a: any(evaluate(x) for x in a),
-    }
-    return operators[key](argument)
-
-
 def _pick_branches(template: dict[str, Any], value: Any, parameters: dict[str, str]) -> Any:
     """Replace each Fn::If by its branch for these parameters; drop AWS::NoValue."""
     if isinstance(value, list):
@@ -534,7 +514,7 @@ def _pick_branches(template: dict[str, Any], value: Any, parameters: dict[str, s
     if isinstance(value, dict):
         if set(value) == {"Fn::If"}:
             name, when_true, when_false = value["Fn::If"]
-            chosen = when_true if _condition(template, {"Condition": name}, parameters) else when_false
+            chosen = when_true if condition(template, {"Condition": name}, parameters) else when_false
             return _pick_branches(template, chosen, parameters)
         return {k: _pick_branches(template, v, parameters) for k, v in value.items()}
     return value
@@ -557,7 +537,7 @@ def _deployed_roles(overrides: dict[str, str]) -> dict[str, dict[str, Any]]:
     for name, resource in output["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
-        if "Condition" in resource and not _condition(
+        if "Condition" in resource and not condition(
             output, {"Condition": resource["Condition"]}, parameters
         ):
             continue

@@ -19,12 +19,13 @@ Cheap at cold start: nothing heavy is imported here; the DynamoDB client is buil
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
+
+from idn_triggers import aws_clients
 
 logger = Logger()
 WINDOW_SECONDS = 10  # SailPoint's window
@@ -83,16 +84,11 @@ class DynamoBudget:
         self._client = client
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
         self.waited_seconds = 0.0  # how long callers waited for a turn (a figure for bench/storm.py)
 
     def _dynamodb(self) -> Any:
         if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.client("dynamodb")
+            self._client = aws_clients.dynamodb()
         return self._client
 
     def take(self, path: str) -> None:

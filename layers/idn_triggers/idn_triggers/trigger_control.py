@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
+from idn_triggers import aws_clients
 
 logger = Logger()
 BREAKER_REASON = "circuit breaker"
@@ -103,16 +104,11 @@ class TriggerControls:
         self._client = client
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, TriggerState]] = {}
 
     def _dynamodb(self) -> Any:
         if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.client("dynamodb")
+            self._client = aws_clients.dynamodb()
         return self._client
 
     # -- the worker -----------------------------------------------------------------------
