@@ -76,6 +76,18 @@ def test_list_as_json_and_listing_leaves_the_messages_in_place(
     assert [letter.invocation_id for letter in letters] == ["inv-1"]
 
 
+def test_aws_endpoint_url_from_the_environment_stands_for_the_flag(
+    aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given local mode's CLI env file sourced: AWS_ENDPOINT_URL set (the aws fixture), no flag
+    sqs, dlq, _ = queue_pair()
+    dead_letter(sqs, dlq, "inv-env")
+
+    assert ops.main(["dlq", "list", "--json", "--hold-seconds", "0"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["invocation_id"] == "inv-env"
+
+
 def test_redrive_moves_the_chosen_messages_with_routing_attributes_only(aws: str) -> None:
     sqs, dlq, work = queue_pair()
     for invocation_id in ("inv-1", "inv-2", "inv-3"):

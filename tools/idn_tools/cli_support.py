@@ -8,7 +8,9 @@
   without a traceback (`guarded`).
 - `--endpoint-url` (an emulator such as local mode's moto) implies a region and placeholder
   credentials when none are configured (`aws_client_options`): an emulator checks neither, and an
-  operator should not have to export fake AWS keys to look at a local queue or bucket.
+  operator should not have to export fake AWS keys to look at a local queue or bucket. Without the
+  flag, `AWS_ENDPOINT_URL` (which boto3 itself honours, and local mode's CLI env file sets) stands
+  for it (`endpoint_from_environment`), so a command finds what that endpoint holds.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ def aws_client_options(endpoint_url: str | None, region: str | None) -> dict[str
         if session.get_credentials() is None:
             options.update(aws_access_key_id=EMULATOR_KEY, aws_secret_access_key=EMULATOR_KEY)
     return options
+
+
+def endpoint_from_environment(args: argparse.Namespace) -> argparse.Namespace:
+    """`--endpoint-url`, or else `AWS_ENDPOINT_URL`: boto3 already sends every call there, so the
+    commands must also look there for the queues, tables and buckets they discover by name."""
+    if hasattr(args, "endpoint_url") and not args.endpoint_url:
+        args.endpoint_url = os.environ.get("AWS_ENDPOINT_URL") or None
+    return args
 
 
 def share_global_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -53,6 +53,7 @@ from idn_tools import events, recover, trigger_ops
 from idn_tools.cli_support import (
     aws_client_options,
     aws_errors_explained,
+    endpoint_from_environment,
     guarded,
     parse_arguments,
     quiet_closed_pipes,
@@ -279,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output: one JSON object a line")
     parser.add_argument(
         "--endpoint-url",
-        help="an AWS endpoint other than AWS's own (local mode: the moto URL `make run` prints); "
+        help="an AWS endpoint other than AWS's own (local mode: the moto URL `make run` prints; "
+        "default: AWS_ENDPOINT_URL, which local mode's CLI env file sets); "
         "implies region us-east-1 and dummy credentials unless you have set them",
     )
     parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
@@ -329,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 done; 2 usage error; 3 AWS refused or could not be reached."""
     with quiet_closed_pipes():
         # `replay ID --dry-run ID`: event ids anywhere; any other leftover is the subcommand's usage error
-        args = parse_arguments(build_parser(), argv, events.take_positionals)
+        args = endpoint_from_environment(parse_arguments(build_parser(), argv, events.take_positionals))
         command = {
             "events": events.run,
             "deliveries": events.run,
