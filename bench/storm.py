@@ -70,7 +70,7 @@ def burst(runner: LocalRunner, count: int, senders: int) -> dict[str, Any]:
         began = time.perf_counter()
         response = session.post(url, json=payload, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         elapsed = time.perf_counter() - began
-        with lock:
+        with lock:  # in the order the acknowledgements came back: the queue is deeper for later ones
             latencies.append(elapsed)
             statuses.append(response.status_code)
 
@@ -80,6 +80,8 @@ def burst(runner: LocalRunner, count: int, senders: int) -> dict[str, Any]:
         list(pool.map(send, range(count)))
     acked_in = time.perf_counter() - started
     acked = sum(1 for s in statuses if s == 200)
+    depth_at_end = work_queue_depth(runner)
+    tenth = len(latencies) // 10  # --burst is at least 10
     stall = time.perf_counter()
     while len(counted.HANDLED) < acked and time.perf_counter() - stall < 120:
         before = len(counted.HANDLED)
@@ -94,6 +96,11 @@ def burst(runner: LocalRunner, count: int, senders: int) -> dict[str, Any]:
         "acked": acked,
         "refused": count - acked,
         "ack_ms": summary(latencies),
+        # moto's SendMessage grows with the queue's depth (SQS's does not): each tenth of the
+        # acknowledgements in the order they came back (the first tenth includes the cold starts),
+        # with how deep the work queue was when the burst ended
+        "ack_ms_by_tenth": [summary(latencies[i * tenth : (i + 1) * tenth]) for i in range(10)],
+        "queue_depth_at_burst_end": depth_at_end,
         "acks_per_second": round(acked / acked_in, 1),
         "burst_seconds": round(acked_in, 2),
         "drain_seconds": round(counted.LAST[0] - started, 1),
@@ -101,6 +108,15 @@ def burst(runner: LocalRunner, count: int, senders: int) -> dict[str, Any]:
         "lost": acked - len(handled),
         "doubled": sum(n - 1 for n in handled.values()),
     }
+
+
+def work_queue_depth(runner: LocalRunner) -> int:
+    """Messages waiting in the work queue (not yet received by the worker)."""
+    assert runner.stack is not None
+    sqs = boto3.client("sqs", endpoint_url=runner.aws_endpoint, region_name="us-east-1")
+    url = runner.stack.physical_ids["WorkQueue"]  # a queue's physical id is its URL
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
 def async_completions(runner: LocalRunner, count: int, deadline: str) -> dict[str, Any]:
@@ -185,6 +201,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--deadline", default="PT10M", help="the ASYNC subscription's responseDeadline")
     parser.add_argument("--depth-probe", default="0,2000,5000,10000", help="queue depths for moto's probe")
     args = parser.parse_args(argv)
+    if args.burst < 10:
+        parser.error("--burst must be at least 10 (its acknowledgements are reported by tenths)")
     logging.disable(logging.WARNING)  # the local stack's request lines; figures only
     options = LocalOptions(
         port=0,
@@ -222,6 +240,7 @@ def run(args: argparse.Namespace, options: LocalOptions) -> dict[str, Any]:
 
 def report(figures: dict[str, Any]) -> None:
     b, a = figures["burst"], figures["async"]
+    second, last = b["ack_ms_by_tenth"][1], b["ack_ms_by_tenth"][-1]
     print(
         table(
             [
@@ -229,6 +248,11 @@ def report(figures: dict[str, Any]) -> None:
                 (
                     f"burst of {b['events']} fire-and-forget, {b['senders']} senders: ack p50 / p99",
                     f"{b['ack_ms']['median']:.1f} / {b['ack_ms']['p99']:.1f} ms",
+                ),
+                (
+                    "ack p50 / p99: 2nd tenth (warm, queue shallow); last tenth "
+                    f"(work queue {b['queue_depth_at_burst_end']} deep at the end)",
+                    f"{second['median']:.1f} / {second['p99']:.1f} ms; {last['median']:.1f} / {last['p99']:.1f} ms",
                 ),
                 (
                     "acknowledgements per second; burst took",
