@@ -171,7 +171,7 @@ def test_a_restored_receiver_reads_the_secret_anew(
     event = load_event("api/pre-approval.sync.bearer.json")
     assert status(module, event) == 200
     credentials = module.receiver.authenticator._credentials
-    client_before = credentials._provider
+    client_before = credentials._providers.get()[0]
     # When the credential is rotated after the snapshot
     boto3.client("secretsmanager").put_secret_value(
         SecretId="inbound", SecretString=json.dumps({"bearerToken": "rotated-after-snapshot"})
@@ -181,7 +181,7 @@ def test_a_restored_receiver_reads_the_secret_anew(
     runtime.restore()
     assert status(module, event) == 401
     assert status(module, event, "rotated-after-snapshot") == 200
-    assert credentials._provider is not client_before
+    assert credentials._providers.get()[0] is not client_before
 
 
 def test_a_restored_receiver_opens_its_own_queue_connections(
@@ -190,9 +190,9 @@ def test_a_restored_receiver_opens_its_own_queue_connections(
     module = start_receiver()
     event = load_event("api/identity-created.json")
     assert status(module, event) == 200  # fire-and-forget: queued through SQS
-    assert module.receiver.queue._sender is not None
+    assert module.receiver.queue._sender.built
     runtime.restore()
-    assert module.receiver.queue._sender is None  # the SQS client and its pool are gone
+    assert not module.receiver.queue._sender.built  # the SQS client and its pool are gone
     assert status(module, event) == 200  # and a new one is built on the next enqueue
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
+from idn_triggers import aws_clients
+from idn_triggers.aws_clients import BuiltOnce
 from idn_triggers.errors import AuthenticationFailed, ConfigurationError, CredentialStoreUnavailable
 from idn_triggers.observability import keep_sdk_logs_free_of_secrets
 
@@ -149,6 +151,13 @@ def parse_inbound_secret(secret_id: str, auth_type: AuthType, value: Any) -> Inb
     return secret
 
 
+def _credential_providers() -> tuple[Any, Any]:
+    """Providers for AWSCURRENT and AWSPENDING: each its own cache, as Powertools keys a cache on the
+    secret's name only."""
+    keep_sdk_logs_free_of_secrets()
+    return aws_clients.secrets_provider(), aws_clients.secrets_provider()
+
+
 class SecretsManagerCredentials:
     """Reads the inbound credential from Secrets Manager through Powertools' cached provider:
     AWSCURRENT, and AWSPENDING while a rotation is under way (each cached `max_age_seconds`).
@@ -160,14 +169,13 @@ class SecretsManagerCredentials:
         self.secret_id = secret_id
         self.auth_type = auth_type
         self.max_age_seconds = max_age_seconds
-        self._provider: Any = None
-        self._pending_provider: Any = None  # its own cache: Powertools keys the cache on the name only
+        self._providers = BuiltOnce(_credential_providers)  # (current, pending)
         self._parsed: tuple[Any, InboundSecret] | None = None
         self._pending: tuple[float, Any, InboundCredential | None] = (0.0, None, None)
 
     def forget(self) -> None:
         """Drop the cached secret versions and the SDK client with its connections."""
-        self._provider = self._pending_provider = None
+        self._providers.reset()
         self._parsed = None
         self._pending = (0.0, None, None)
 
@@ -181,7 +189,7 @@ class SecretsManagerCredentials:
         if time.monotonic() - fetched_at < self.max_age_seconds:
             return parsed
         try:
-            raw_now = self._pending_provider.get(
+            raw_now = self._providers.get()[1].get(
                 self.secret_id, max_age=self.max_age_seconds, transform="json", VersionStage="AWSPENDING"
             )
             parsed = (
@@ -194,14 +202,8 @@ class SecretsManagerCredentials:
 
     def _current(self) -> InboundSecret:
         try:
-            if self._provider is None:
-                from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-                keep_sdk_logs_free_of_secrets()
-                self._provider = SecretsProvider()
-                self._pending_provider = SecretsProvider()
             # The stage is explicit (AWS's default anyway) so local mode's moto follows rotations too.
-            raw = self._provider.get(
+            raw = self._providers.get()[0].get(
                 self.secret_id, max_age=self.max_age_seconds, transform="json", VersionStage="AWSCURRENT"
             )
         except Exception as error:  # botocore errors, transform errors: all mean "cannot verify"

@@ -20,6 +20,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, model_validator
 
+from idn_triggers import aws_clients
+from idn_triggers.aws_clients import BuiltOnce
 from idn_triggers.catalogue import TriggerType
 from idn_triggers.envelope import METADATA_KEY, Delivery, DeliveryKind, ResponseMode
 
@@ -395,22 +397,22 @@ def recovered_invocation(
     )
 
 
+def _sqs_client() -> Any:
+    from idn_triggers.observability import keep_sdk_logs_free_of_secrets
+
+    keep_sdk_logs_free_of_secrets()
+    return aws_clients.sqs()
+
+
 class QueueSender:
     """Sends invocations to the work queue; the SQS client is created on first use (or given)."""
 
     def __init__(self, queue_url: str, client: Any = None) -> None:
         self.queue_url = queue_url
-        self._client: Any = client
+        self._client: BuiltOnce[Any] = BuiltOnce(_sqs_client, client)
 
     def _sqs(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            from idn_triggers.observability import keep_sdk_logs_free_of_secrets
-
-            keep_sdk_logs_free_of_secrets()
-            self._client = boto3.client("sqs")
-        return self._client
+        return self._client.get()
 
     def send(self, message: QueuedInvocation) -> str:
         response = self._sqs().send_message(

@@ -81,15 +81,13 @@ class DynamoBudget:
         self.quota = per_second_quota(limit)
         self.max_wait = max_wait
         self._client_id = client_id
-        self._client = client
+        self._client = aws_clients.BuiltOnce(aws_clients.dynamodb, client)
         self._clock = clock
         self._sleep = sleep
         self.waited_seconds = 0.0  # how long callers waited for a turn (a figure for bench/storm.py)
 
     def _dynamodb(self) -> Any:
-        if self._client is None:
-            self._client = aws_clients.dynamodb()
-        return self._client
+        return self._client.get()
 
     def take(self, path: str) -> None:
         """Wait for a turn for `path`'s API version; `BudgetExhausted` past `max_wait`."""

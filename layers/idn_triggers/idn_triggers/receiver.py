@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from idn_triggers.auth import InboundAuthenticator, SecretsManagerCredentials
+from idn_triggers.aws_clients import BuiltOnce
 from idn_triggers.catalogue import TriggerInfo, configured_trigger, known_triggers
 from idn_triggers.envelope import Delivery, ResponseMode, callback_url_problem, split_envelope
 from idn_triggers.errors import (
@@ -210,18 +211,19 @@ class DeferredQueueSender:
 
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
-        self._sender: InvocationQueue | None = None
+        self._sender: BuiltOnce[InvocationQueue] = BuiltOnce(self._build)
+
+    def _build(self) -> InvocationQueue:
+        from idn_triggers.queue import QueueSender
+
+        return QueueSender(self.queue_url)
 
     def send(self, message: QueuedInvocation) -> str:
-        if self._sender is None:
-            from idn_triggers.queue import QueueSender
-
-            self._sender = QueueSender(self.queue_url)
-        return self._sender.send(message)
+        return self._sender.get().send(message)
 
     def drop_connections(self) -> None:
         """Forget the SQS client (and its pooled connections); the next send builds a new one."""
-        self._sender = None
+        self._sender.reset()
 
 
 class Receiver:

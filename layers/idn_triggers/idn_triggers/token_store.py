@@ -21,6 +21,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from idn_triggers import aws_clients
+from idn_triggers.aws_clients import BuiltOnce
 from idn_triggers.rate_budget import Budget, DynamoBudget
 from idn_triggers.settings import SailPointApiSettings
 from idn_triggers.tokens import (
@@ -179,15 +181,10 @@ def secret_reader() -> Callable[..., Any]:
     Not the module-level default provider: its boto3 client would outlive the function (a second
     local stack in one process would still talk to the first one's endpoint).
     """
-    provider: Any = None
+    provider: BuiltOnce[Any] = BuiltOnce(aws_clients.secrets_provider)
 
     def read(name: str, max_age: int, force: bool = False, transform: Any = None) -> Any:
-        nonlocal provider
-        if provider is None:
-            from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-            provider = SecretsProvider()
-        return provider.get(name, max_age=max_age, force_fetch=force, transform=transform)
+        return provider.get().get(name, max_age=max_age, force_fetch=force, transform=transform)
 
     return read
 

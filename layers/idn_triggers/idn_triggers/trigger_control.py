@@ -101,15 +101,13 @@ class TriggerControls:
         self.rates = rates or {}
         self.breaker_after = breaker_after
         self.cache_seconds = cache_seconds
-        self._client = client
+        self._client = aws_clients.BuiltOnce(aws_clients.dynamodb, client)
         self._clock = clock
         self._sleep = sleep
         self._cache: dict[str, tuple[float, TriggerState]] = {}
 
     def _dynamodb(self) -> Any:
-        if self._client is None:
-            self._client = aws_clients.dynamodb()
-        return self._client
+        return self._client.get()
 
     # -- the worker -----------------------------------------------------------------------
     def gate(self, trigger_id: str) -> None:
