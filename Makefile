@@ -90,7 +90,7 @@ lock: $(STAMP)  ## re-pin the layer's dependencies with hashes (layers/idn_trigg
 audit: $(STAMP)  ## known vulnerabilities in the layer's pinned dependencies (pip-audit; fails if its database is unreachable)
 	$(MAKE) -C layers/idn_triggers audit PIP_AUDIT=$(abspath $(BIN))/pip-audit
 
-bench: $(STAMP)  ## benchmarks + goals table (~7 min; ARGS="--quick" smoke, "--only NAME"); writes bench/results.json
+bench: $(STAMP)  ## benchmarks + goals table (~15 min; ARGS="--quick" smoke, "--only NAME"); writes bench/results.json; the full-size storm: python bench/storm.py (~45 min)
 	$(BIN)/python bench/run_all.py $(ARGS)
 
 pr: lint typecheck test  ## what a pull request must pass
