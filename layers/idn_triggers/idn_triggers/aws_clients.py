@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 # boto3's default session is not thread-safe while it builds a client, and the worker's records
-# (and local mode's concurrent requests) run in threads: one client is built at a time. Re-entrant:
-# a builder may build another client.
+# (and local mode's concurrent requests) run in threads: one client is built at a time, by
+# `BuiltOnce` (the builders below are meant for it). Re-entrant: a builder may build another one.
 _BUILDING = threading.RLock()
 
 
@@ -43,23 +43,20 @@ class BuiltOnce[T]:
 
 def dynamodb() -> Any:
     """A DynamoDB client (the rate budget and the trigger controls each keep theirs)."""
-    with _BUILDING:
-        import boto3
+    import boto3
 
-        return boto3.client("dynamodb")
+    return boto3.client("dynamodb")
 
 
 def sqs() -> Any:
     """An SQS client."""
-    with _BUILDING:
-        import boto3
+    import boto3
 
-        return boto3.client("sqs")
+    return boto3.client("sqs")
 
 
 def secrets_provider() -> Any:
     """A Powertools SecretsProvider with a client (and a cache) of its own."""
-    with _BUILDING:
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        return SecretsProvider()
+    return SecretsProvider()
